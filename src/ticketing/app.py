@@ -1,0 +1,148 @@
+"""Builds the Litestar application: routes, dependencies, lifespan. No rules live here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import swagger_ui_bundle
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+
+from ticketing.auth.guards import provide_caller
+from ticketing.auth.tokens import TokenService
+from ticketing.cache.redis import Redis
+from ticketing.customers.controller import CustomerController, SessionController
+from ticketing.customers.service import CustomerService
+from ticketing.db.database import Database
+from ticketing.events.controller import EventController
+from ticketing.events.service import EventService
+from ticketing.health import HealthController
+from ticketing.seats.controller import EventSeatsController, SeatController
+from ticketing.seats.service import SeatService
+from ticketing.settings import Settings, SettingsError
+from ticketing.web import EXCEPTION_HANDLERS
+
+SWAGGER_ASSETS = next(Path(swagger_ui_bundle.__file__).parent.glob("vendor/swagger-ui-*"))
+
+
+def _openapi() -> OpenAPIConfig:
+    assets = "/api/assets"
+    return OpenAPIConfig(
+        title="Ticketing API",
+        version="1.0.0",
+        description=(
+            "Events, seats, customers, seat holds and reservations. Errors are "
+            "application/problem+json with a stable `code`. Admins and customers authenticate "
+            "with `Authorization: Bearer <token>`."
+        ),
+        path="/api",
+        render_plugins=[
+            SwaggerRenderPlugin(
+                path="/",
+                js_url=f"{assets}/swagger-ui-bundle.js",
+                css_url=f"{assets}/swagger-ui.css",
+                standalone_preset_js_url=f"{assets}/swagger-ui-standalone-preset.js",
+                favicon=f"<link rel='icon' type='image/png' href='{assets}/favicon-32x32.png'>",
+            )
+        ],
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(
+                    type="http", scheme="bearer", description="admin or customer token"
+                )
+            }
+        ),
+        security=[{"bearer": []}],
+    )
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """The application. With no settings, they are read from the environment (server workers)."""
+    settings = settings or Settings.from_env()
+    if settings.database_url is None or settings.redis_url is None or settings.admin_token is None:
+        # `ticketing serve` fills these in (embedded stack, kept admin token) before workers start.
+        raise SettingsError(
+            "DATABASE_URL/REDIS_URL/TICKETING_ADMIN_TOKEN",
+            "must be set for the application; start it with `ticketing serve`",
+        )
+    database_url, redis_url, admin_token = (
+        settings.database_url,
+        settings.redis_url,
+        settings.admin_token,
+    )
+    logging.basicConfig(level=settings.log_level.upper())
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        db = Database(
+            database_url,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            timeout_seconds=settings.db_timeout_seconds,
+            retry_after=settings.retry_after_seconds,
+        )
+        redis = Redis(
+            redis_url,
+            cluster=settings.redis_cluster,
+            timeout_ms=settings.redis_timeout_ms,
+            retry_after=settings.retry_after_seconds,
+        )
+        await db.open()
+        await redis.open()
+        tokens = TokenService(
+            redis, admin_token=admin_token, ttl_seconds=settings.token_ttl_seconds
+        )
+        state = app.state
+        state.settings = settings
+        state.db = db
+        state.redis = redis
+        state.tokens = tokens
+        state.events = EventService(db)
+        state.seats = SeatService(db)
+        state.customers = CustomerService(db, tokens)
+        try:
+            yield
+        finally:
+            await redis.close()
+            await db.close()
+
+    def from_state(name: str) -> Provide:
+        def provide(state: State) -> Any:
+            return getattr(state, name)
+
+        return Provide(provide, sync_to_thread=False)
+
+    return Litestar(
+        route_handlers=[
+            EventController,
+            EventSeatsController,
+            SeatController,
+            CustomerController,
+            SessionController,
+            HealthController,
+            create_static_files_router(
+                path="/api/assets", directories=[SWAGGER_ASSETS], include_in_schema=False
+            ),
+        ],
+        dependencies={
+            "caller": Provide(provide_caller),
+            "events": from_state("events"),
+            "seats": from_state("seats"),
+            "customers": from_state("customers"),
+            "tokens": from_state("tokens"),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        openapi_config=_openapi(),
+        request_max_body_size=settings.max_body_bytes,
+        debug=False,
+    )

@@ -1,0 +1,199 @@
+"""`ticketing serve | db upgrade | db downgrade | db reset --yes | db seed`.
+
+Every command reads the settings first and exits with status 2 and one line naming the
+setting when one is wrong. When DATABASE_URL or REDIS_URL is unset, the command starts the
+embedded server for it (data under TICKETING_DATA_DIR) and stops it when it ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import os
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from ticketing.embedded import EmbeddedError, EmbeddedStack
+from ticketing.settings import Settings, SettingsError
+
+
+def _fail(message: str, status: int = 2) -> None:
+    print(f"ticketing: {message}", file=sys.stderr)
+    raise SystemExit(status)
+
+
+@contextlib.contextmanager
+def _stack(settings: Settings, *, quiet: bool = False, redis: bool = True) -> Iterator[Settings]:
+    """Settings with every URL and the admin token filled in, embedded servers running."""
+    stack = EmbeddedStack(
+        settings.data_dir,
+        postgres=settings.database_url is None,
+        valkey=redis and settings.redis_url is None,
+    )
+    try:
+        with stack:
+            admin_token = settings.admin_token
+            if admin_token is None:
+                admin_token, new = stack.admin_token()
+                if not quiet:
+                    where = stack.data_dir / "admin-token"
+                    if new:
+                        print(f"Admin token (made now, kept in {where}):\n  {admin_token}")
+                    else:
+                        print(f"Admin token: kept in {where}")
+            yield dataclasses.replace(
+                settings,
+                database_url=stack.postgres.url if stack.postgres else settings.database_url,
+                redis_url=stack.valkey.url if stack.valkey else settings.redis_url,
+                admin_token=admin_token,
+            )
+    except EmbeddedError as exc:
+        _fail(f"embedded stack: {exc}", 1)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
+
+    from ticketing.db import migrate
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    workers = args.workers or settings.workers
+    with _stack(settings) as ready:
+        assert ready.database_url is not None
+        assert ready.redis_url is not None
+        assert ready.admin_token is not None
+        if ready.migrate_on_start:
+            migrate.upgrade(ready.database_url)
+        # Workers are separate processes that read their settings from the environment.
+        os.environ.update(
+            DATABASE_URL=ready.database_url,
+            REDIS_URL=ready.redis_url,
+            TICKETING_ADMIN_TOKEN=ready.admin_token,
+        )
+        shown = "localhost" if host in {"127.0.0.1", "0.0.0.0"} else host  # noqa: S104
+        print(f"Ticketing API on http://{shown}:{port}  (docs: http://{shown}:{port}/api)")
+        sys.stdout.flush()
+        Granian(
+            "ticketing.app:create_app",
+            address=host,
+            port=port,
+            interface=Interfaces.ASGI,
+            workers=workers,
+            factory=True,
+            loop=Loops.uvloop,
+            log_access=False,
+            workers_kill_timeout=30,
+        ).serve()
+
+
+async def _reset(database_url: str) -> None:
+    import asyncpg
+
+    from ticketing.db.database import asyncpg_dsn
+
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
+async def _seed(database_url: str) -> str:
+    from ticketing.db.database import Database
+    from ticketing.events.schemas import EventCreate, SeatingIn
+    from ticketing.events.service import EventService
+    from ticketing.seats.schemas import RowIn, SectionIn
+
+    db = Database(database_url, min_size=1, max_size=2, timeout_seconds=10, retry_after=1)
+    await db.open()
+    try:
+        event = await EventService(db).create(
+            EventCreate(
+                event_name="Demo Night: The Onsale Orchestra",
+                event_location="Main Hall, Example City",
+                event_date_time_stamp=(datetime.now(UTC) + timedelta(days=30)).replace(
+                    hour=19, minute=30, second=0, microsecond=0
+                ),
+                num_seats=200,
+                max_num_seats=8,
+                seat_hold_time=120,
+                seating=SeatingIn(
+                    price=Decimal("35.00"),
+                    sections=[
+                        SectionIn(
+                            name="STALLS",
+                            price=Decimal("65.00"),
+                            rows=[RowIn(name=r, seats=20) for r in "ABCDEF"],
+                        ),
+                        SectionIn(
+                            name="BALCONY",
+                            rows=[RowIn(name=r, seats=20) for r in "ABCD"],
+                        ),
+                    ],
+                ),
+            )
+        )
+    finally:
+        await db.close()
+    return str(event.id)
+
+
+def _db(settings: Settings, args: argparse.Namespace) -> None:
+    from ticketing.db import migrate
+
+    if args.action == "reset" and not args.yes:
+        _fail("db reset deletes every event, seat, customer and reservation; add --yes")
+    with _stack(settings, quiet=True, redis=False) as ready:
+        assert ready.database_url
+        if args.action == "upgrade":
+            migrate.upgrade(ready.database_url, args.revision or "head")
+        elif args.action == "downgrade":
+            migrate.downgrade(ready.database_url, args.revision or "-1")
+        elif args.action == "reset":
+            asyncio.run(_reset(ready.database_url))
+            migrate.upgrade(ready.database_url)
+            print("Database reset to an empty schema at the latest migration.")
+        elif args.action == "seed":
+            migrate.upgrade(ready.database_url)
+            event_id = asyncio.run(_seed(ready.database_url))
+            print(f"Seeded a demo event: /events/{event_id}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ticketing", description="Ticketing API")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the API (embedded stack when URLs are unset)")
+    serve.add_argument("--host", help="address to listen on (TICKETING_HOST)")
+    serve.add_argument("--port", type=int, help="port (TICKETING_PORT)")
+    serve.add_argument("--workers", type=int, help="worker processes (TICKETING_WORKERS)")
+    db = commands.add_parser("db", help="database schema and data")
+    db.add_argument("action", choices=["upgrade", "downgrade", "reset", "seed"])
+    db.add_argument("revision", nargs="?", help="target revision (upgrade: head, downgrade: -1)")
+    db.add_argument("--yes", action="store_true", help="confirm `reset`")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        _fail(str(exc))
+        return
+    if args.command == "serve":
+        for name, value, hi in (("--port", args.port, 65535), ("--workers", args.workers, 64)):
+            if value is not None and not 1 <= value <= hi:
+                _fail(f"{name}: must be between 1 and {hi}, got {value}")
+        _serve(settings, args)
+    else:
+        _db(settings, args)
+
+
+if __name__ == "__main__":
+    main()

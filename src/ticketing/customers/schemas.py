@@ -1,0 +1,55 @@
+"""Customer bodies on the wire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from msgspec import UNSET, Meta, UnsetType
+
+from ticketing.seats.schemas import Seat
+from ticketing.validation import Schema
+
+PersonName = Annotated[str, Meta(min_length=1, max_length=100)]
+Email = Annotated[str, Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")]
+
+
+class CustomerCreate(Schema):
+    first_name: PersonName
+    last_name: PersonName
+    email: Email | None = None
+
+
+class CustomerPatch(Schema):
+    first_name: PersonName | UnsetType = UNSET
+    last_name: PersonName | UnsetType = UNSET
+    email: Email | UnsetType | None = UNSET
+
+
+class Customer(Schema):
+    id: UUID
+    first_name: str
+    last_name: str
+    email: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    seats_on_hold: list[Seat] | UnsetType = UNSET
+    seats_reserved: list[Seat] | UnsetType = UNSET
+
+
+class CustomerList(Schema):
+    items: list[Customer]
+    next_cursor: str | None
+
+
+class SignUp(Schema):
+    customer: Customer
+    token: str
+
+
+class IssuedToken(Schema):
+    token: str
+    customer_id: UUID
+    expires_in_seconds: int

@@ -1,0 +1,74 @@
+"""HTTP for events: translate requests to EventService calls and results to responses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.params import Parameter
+
+from ticketing.auth.guards import admin_only
+from ticketing.events.schemas import Event, EventCreate, EventList, EventPatch
+from ticketing.events.service import EventService
+from ticketing.web import Body, etag, if_match
+
+Limit = Annotated[int, Parameter(ge=1, le=200, description="page size")]
+
+
+class EventController(Controller):
+    path = "/events"
+    tags = ["events"]
+
+    @post("/", guards=[admin_only], dto=Body[EventCreate], return_dto=None, status_code=201)
+    async def create_event(self, data: EventCreate, events: EventService) -> Response[Event]:
+        """Create an event and its seats (admin)."""
+        event = await events.create(data)
+        return Response(
+            event,
+            status_code=201,
+            headers={"Location": f"/events/{event.id}", **etag(event.version)},
+        )
+
+    @get("/")
+    async def list_events(
+        self,
+        events: EventService,
+        starts_from: Annotated[
+            datetime | None, Parameter(query="from", description="events at or after")
+        ] = None,
+        to: Annotated[datetime | None, Parameter(description="events at or before")] = None,
+        location: Annotated[
+            str | None, Parameter(min_length=1, max_length=200, description="substring")
+        ] = None,
+        limit: Limit = 50,
+        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+    ) -> EventList:
+        """List events in time order."""
+        return await events.list_events(
+            starts_from=starts_from, starts_to=to, location=location, limit=limit, cursor=cursor
+        )
+
+    @get("/{event_id:uuid}")
+    async def get_event(self, event_id: UUID, events: EventService) -> Response[Event]:
+        """One event with its availability."""
+        event = await events.get(event_id)
+        return Response(event, headers=etag(event.version))
+
+    @patch("/{event_id:uuid}", guards=[admin_only], dto=Body[EventPatch], return_dto=None)
+    async def patch_event(
+        self,
+        request: Request[Any, Any, Any],
+        event_id: UUID,
+        data: EventPatch,
+        events: EventService,
+    ) -> Response[Event]:
+        """Change fields (admin); raising numSeats adds seats. Honours If-Match."""
+        event = await events.patch(event_id, data, if_match(request))
+        return Response(event, headers=etag(event.version))
+
+    @delete("/{event_id:uuid}", guards=[admin_only], status_code=204)
+    async def delete_event(self, event_id: UUID, events: EventService) -> None:
+        """Delete an event (admin); 409 while any seat is held or reserved."""
+        await events.delete(event_id)

@@ -1,0 +1,70 @@
+"""Event bodies on the wire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+from uuid import UUID
+
+from msgspec import UNSET, Meta, UnsetType
+
+from ticketing.seats.schemas import SectionIn
+from ticketing.validation import Money, Schema
+
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+NumSeats = Annotated[int, Meta(ge=10, le=1000)]
+MaxNumSeats = Annotated[int, Meta(ge=1, le=1000)]
+HoldTime = Annotated[int, Meta(ge=10, le=3600)]
+AwareTime = Annotated[datetime, Meta(tz=True)]
+
+
+class SeatingIn(Schema):
+    assigned_seating: bool = True
+    price: Money = Decimal(0)
+    sections: Annotated[list[SectionIn], Meta(min_length=1, max_length=100)] | None = None
+
+
+class EventCreate(Schema):
+    event_name: Name
+    event_location: Name
+    event_date_time_stamp: AwareTime
+    num_seats: NumSeats
+    max_num_seats: MaxNumSeats = 10
+    seat_hold_time: HoldTime = 60
+    seating: SeatingIn | None = None
+
+
+class EventPatch(Schema):
+    event_name: Name | UnsetType = UNSET
+    event_location: Name | UnsetType = UNSET
+    event_date_time_stamp: AwareTime | UnsetType = UNSET
+    num_seats: NumSeats | UnsetType = UNSET
+    max_num_seats: MaxNumSeats | UnsetType = UNSET
+    seat_hold_time: HoldTime | UnsetType = UNSET
+
+
+class Availability(Schema):
+    open: int
+    on_hold: int
+    reserved: int
+
+
+class Event(Schema):
+    id: UUID
+    event_name: str
+    event_location: str
+    event_date_time_stamp: datetime
+    num_seats: int
+    max_num_seats: int
+    seat_hold_time: int
+    assigned_seating: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    availability: Availability | UnsetType = UNSET
+
+
+class EventList(Schema):
+    items: list[Event]
+    next_cursor: str | None

@@ -1,0 +1,187 @@
+"""Event rules: creation with its seats, listing, changes under optimistic locking, deletion."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from ticketing.db.database import Database
+from ticketing.errors import Conflict, FieldError, NotFound, ValidationFailed, VersionConflict
+from ticketing.events import repository as events_repo
+from ticketing.events.repository import EventRecord
+from ticketing.events.schemas import (
+    Availability,
+    Event,
+    EventCreate,
+    EventList,
+    EventPatch,
+)
+from ticketing.seats import layout
+from ticketing.seats import repository as seats_repo
+from ticketing.seats.schemas import changed
+from ticketing.seats.service import plan_more_seats, seat_conflict
+from ticketing.validation import decode_cursor, encode_cursor
+
+
+def event_view(record: EventRecord, availability: Availability | None = None) -> Event:
+    view = Event(
+        id=record.id,
+        event_name=record.event_name,
+        event_location=record.event_location,
+        event_date_time_stamp=record.event_at.astimezone(UTC),
+        num_seats=record.num_seats,
+        max_num_seats=record.max_num_seats,
+        seat_hold_time=record.seat_hold_time,
+        assigned_seating=record.assigned_seating,
+        version=record.version,
+        created_at=record.created_at.astimezone(UTC),
+        updated_at=record.updated_at.astimezone(UTC),
+    )
+    if availability is not None:
+        view.availability = availability
+    return view
+
+
+def _create_errors(body: EventCreate) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if body.max_num_seats > body.num_seats:
+        errors.append(FieldError("maxNumSeats", "Must not exceed numSeats"))
+    seating = body.seating
+    if seating is not None and seating.sections is not None:
+        if not seating.assigned_seating:
+            errors.append(
+                FieldError("seating.sections", "General admission seats have no sections")
+            )
+        total = sum(r.seats for s in seating.sections for r in s.rows)
+        if total != body.num_seats:
+            errors.append(
+                FieldError(
+                    "seating.sections", f"Sections hold {total} seats; numSeats is {body.num_seats}"
+                )
+            )
+        specs = _specs(seating.sections)
+        errors.extend(FieldError(path, "Named twice") for path in layout.duplicate_rows(specs))
+    return errors
+
+
+def _specs(sections: list) -> list[layout.SectionSpec]:  # type: ignore[type-arg]
+    return [
+        layout.SectionSpec(s.name, s.price, [layout.RowSpec(r.name, r.seats) for r in s.rows])
+        for s in sections
+    ]
+
+
+class EventService:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(self, body: EventCreate) -> Event:
+        if errors := _create_errors(body):
+            raise ValidationFailed(errors)
+        seating = body.seating
+        assigned = seating.assigned_seating if seating else True
+        price = seating.price if seating else Decimal(0)
+        if not assigned:
+            planned = layout.plan_general_admission(body.num_seats, price, 0)
+        elif seating is not None and seating.sections is not None:
+            planned = layout.plan_sections(_specs(seating.sections), price, 0)
+        else:
+            planned = layout.plan_default(body.num_seats, price, 0)
+        async with self._db.transaction() as conn:
+            record = await events_repo.insert(
+                conn,
+                event_id=uuid4(),
+                event_name=body.event_name,
+                event_location=body.event_location,
+                event_at=body.event_date_time_stamp,
+                num_seats=body.num_seats,
+                max_num_seats=body.max_num_seats,
+                seat_hold_time=body.seat_hold_time,
+                assigned_seating=assigned,
+            )
+            await seats_repo.insert_many(conn, record.id, assigned, planned)
+        return event_view(record, Availability(open=body.num_seats, on_hold=0, reserved=0))
+
+    async def get(self, event_id: UUID) -> Event:
+        async with self._db.connection() as conn:
+            record = await events_repo.get(conn, event_id)
+            if record is None:
+                raise NotFound.of("event", event_id)
+            reserved = await events_repo.reserved_count(conn, event_id)
+        return event_view(record, self._availability(record.num_seats, reserved))
+
+    async def list_events(
+        self,
+        *,
+        starts_from: datetime | None,
+        starts_to: datetime | None,
+        location: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> EventList:
+        after = decode_cursor(cursor, tuple[datetime, UUID]) if cursor else None
+        if starts_from is not None and starts_to is not None and starts_from > starts_to:
+            raise ValidationFailed.one("from", "Must not be later than to")
+        async with self._db.connection() as conn:
+            records = await events_repo.list_page(
+                conn,
+                starts_from=starts_from,
+                starts_to=starts_to,
+                location=location,
+                after=after,
+                limit=limit + 1,
+            )
+        more = len(records) > limit
+        records = records[:limit]
+        last = records[-1] if records else None
+        return EventList(
+            items=[event_view(r) for r in records],
+            next_cursor=encode_cursor([last.event_at, last.id]) if more and last else None,
+        )
+
+    async def patch(self, event_id: UUID, body: EventPatch, expected: list[int] | None) -> Event:
+        changes = changed(body)
+        async with self._db.transaction() as conn:
+            record = await events_repo.get(conn, event_id, for_update=True)
+            if record is None:
+                raise NotFound.of("event", event_id)
+            if expected is not None and record.version not in expected:
+                raise VersionConflict(record.version)
+            num_seats = int(changes.pop("num_seats", record.num_seats))  # type: ignore[call-overload]
+            if num_seats < record.num_seats:
+                raise Conflict(
+                    f"numSeats cannot go down (from {record.num_seats}); delete seats instead",
+                    code="SEATS_CANNOT_SHRINK",
+                )
+            max_num_seats = int(changes.get("max_num_seats", record.max_num_seats))  # type: ignore[call-overload]
+            if max_num_seats > num_seats:
+                raise ValidationFailed.one("maxNumSeats", f"Must not exceed numSeats ({num_seats})")
+            added = num_seats - record.num_seats
+            if added:
+                planned = await plan_more_seats(conn, record, added)
+                try:
+                    await seats_repo.insert_many(conn, event_id, record.assigned_seating, planned)
+                except asyncpg.UniqueViolationError as exc:
+                    raise seat_conflict(exc) from exc
+            if changes or added:
+                record = await events_repo.update(conn, event_id, changes, seats_added=added)
+            reserved = await events_repo.reserved_count(conn, event_id)
+        return event_view(record, self._availability(record.num_seats, reserved))
+
+    async def delete(self, event_id: UUID) -> None:
+        async with self._db.transaction() as conn:
+            record = await events_repo.get(conn, event_id, for_update=True)
+            if record is None:
+                raise NotFound.of("event", event_id)
+            if reserved := await events_repo.reserved_count(conn, event_id):
+                raise Conflict(
+                    f"{reserved} seats of this event are reserved", code="EVENT_HAS_RESERVATIONS"
+                )
+            await events_repo.delete(conn, event_id)
+
+    @staticmethod
+    def _availability(num_seats: int, reserved: int) -> Availability:
+        return Availability(open=num_seats - reserved, on_hold=0, reserved=reserved)

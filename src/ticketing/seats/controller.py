@@ -1,0 +1,67 @@
+"""HTTP for seats: translate requests to SeatService calls and results to responses."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.params import Parameter
+
+from ticketing.auth.caller import Caller
+from ticketing.auth.guards import admin_only
+from ticketing.seats.schemas import Seat, SeatList, SeatPatch, SeatsAdd, SeatsAdded, SeatStatus
+from ticketing.seats.service import SeatService
+from ticketing.web import Body, etag, if_match
+
+Limit = Annotated[int, Parameter(ge=1, le=200, description="page size")]
+
+
+class EventSeatsController(Controller):
+    path = "/events/{event_id:uuid}/seats"
+    tags = ["seats"]
+
+    @get("/")
+    async def list_seats(
+        self,
+        event_id: UUID,
+        caller: Caller,
+        seats: SeatService,
+        status: SeatStatus | None = None,
+        section: Annotated[str | None, Parameter(min_length=1, max_length=50)] = None,
+        limit: Limit = 50,
+        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+    ) -> SeatList:
+        """The event's seats, front to back, with their live status."""
+        return await seats.list_for_event(
+            event_id, caller, status=status, section=section, limit=limit, cursor=cursor
+        )
+
+    @post("/", guards=[admin_only], dto=Body[SeatsAdd], return_dto=None, status_code=201)
+    async def add_seats(self, event_id: UUID, data: SeatsAdd, seats: SeatService) -> SeatsAdded:
+        """Add seats (admin): `count` more, or new `sections`; numSeats grows with them."""
+        return await seats.add(event_id, data)
+
+
+class SeatController(Controller):
+    path = "/seats"
+    tags = ["seats"]
+
+    @get("/{seat_id:uuid}")
+    async def get_seat(self, seat_id: UUID, caller: Caller, seats: SeatService) -> Response[Seat]:
+        """One seat."""
+        seat = await seats.get(seat_id, caller)
+        return Response(seat, headers=etag(seat.version))
+
+    @patch("/{seat_id:uuid}", guards=[admin_only], dto=Body[SeatPatch], return_dto=None)
+    async def patch_seat(
+        self, request: Request[Any, Any, Any], seat_id: UUID, data: SeatPatch, seats: SeatService
+    ) -> Response[Seat]:
+        """Change price or place of an open seat (admin). Honours If-Match."""
+        seat = await seats.patch(seat_id, data, if_match(request))
+        return Response(seat, headers=etag(seat.version))
+
+    @delete("/{seat_id:uuid}", guards=[admin_only], status_code=204)
+    async def delete_seat(self, seat_id: UUID, seats: SeatService) -> None:
+        """Remove an open seat (admin); numSeats shrinks with it."""
+        await seats.delete(seat_id)

@@ -1,0 +1,233 @@
+"""Seat rules: listing with live status, adding seats, editing and removing open seats."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from uuid import UUID
+
+import asyncpg
+
+from ticketing.auth.caller import ADMIN, Caller
+from ticketing.db.database import Connection, Database
+from ticketing.errors import Conflict, FieldError, NotFound, ValidationFailed, VersionConflict
+from ticketing.events import repository as events_repo
+from ticketing.events.repository import EventRecord
+from ticketing.seats import layout
+from ticketing.seats import repository as seats_repo
+from ticketing.seats.repository import SeatRecord
+from ticketing.seats.schemas import (
+    Seat,
+    SeatList,
+    SeatPatch,
+    SeatsAdd,
+    SeatsAdded,
+    SeatStatus,
+    changed,
+)
+from ticketing.validation import decode_cursor, encode_cursor
+
+
+def seat_view(record: SeatRecord, caller: Caller) -> Seat:
+    """A seat as `caller` may see it: the holder or owner only for themselves and admins."""
+    status: SeatStatus = "RESERVED" if record.status == "RESERVED" else "OPEN"
+    return Seat(
+        id=record.id,
+        event_id=record.event_id,
+        price=float(record.price),
+        status=status,
+        assigned_seating=record.assigned_seating,
+        customer_id=record.customer_id if caller.sees_customer(record.customer_id) else None,
+        row=record.row,
+        seat_number=record.seat_number,
+        section=record.section,
+        hold_expires_at=None,
+        version=record.version,
+    )
+
+
+def seat_conflict(exc: asyncpg.UniqueViolationError) -> Conflict:
+    return Conflict(
+        "A seat with that section, row and seat number already exists in this event",
+        code="SEAT_EXISTS",
+    )
+
+
+async def plan_more_seats(
+    conn: Connection,
+    event: EventRecord,
+    count: int,
+    *,
+    price: Decimal | None = None,
+    section: str | None = None,
+) -> list[layout.PlannedSeat]:
+    """`count` seats after the event's last one, in rows of 20 (API.md, "Event").
+
+    Assigned seats continue the named section (default: the section of the last seat) in
+    new rows named after the last spreadsheet-style row; the price is `price`, or the
+    price of the last seat.
+    """
+    last = await seats_repo.last_seat(conn, event.id)
+    position = await seats_repo.next_position(conn, event.id)
+    seat_price = price if price is not None else (last.price if last else Decimal(0))
+    if not event.assigned_seating:
+        return layout.plan_general_admission(count, seat_price, position)
+    target = section or (last.section if last and last.section else layout.DEFAULT_SECTION)
+    used = [layout.row_index(name) for name in await seats_repo.row_names(conn, event.id, target)]
+    rows_used = max((i for i in used if i is not None), default=-1) + 1
+    return layout.plan_default(count, seat_price, position, section=target, rows_used=rows_used)
+
+
+class SeatService:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def list_for_event(
+        self,
+        event_id: UUID,
+        caller: Caller,
+        *,
+        status: SeatStatus | None,
+        section: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> SeatList:
+        after = decode_cursor(cursor, tuple[int])[0] if cursor else None
+        async with self._db.connection() as conn:
+            if await events_repo.get(conn, event_id) is None:
+                raise NotFound.of("event", event_id)
+            if status == "ON_HOLD":
+                records: list[SeatRecord] = []
+            else:
+                records = await seats_repo.list_page(
+                    conn,
+                    event_id,
+                    status=status,
+                    section=section,
+                    after_position=after,
+                    limit=limit + 1,
+                )
+        more = len(records) > limit
+        records = records[:limit]
+        return SeatList(
+            items=[seat_view(r, caller) for r in records],
+            next_cursor=encode_cursor([records[-1].position]) if more else None,
+        )
+
+    async def add(self, event_id: UUID, body: SeatsAdd) -> SeatsAdded:
+        if (body.count is None) == (body.sections is None):
+            raise ValidationFailed(
+                [
+                    FieldError("count", "Give either count or sections"),
+                    FieldError("sections", "Give either count or sections"),
+                ]
+            )
+        async with self._db.transaction() as conn:
+            event = await events_repo.get(conn, event_id, for_update=True)
+            if event is None:
+                raise NotFound.of("event", event_id)
+            if body.count is not None:
+                if body.section is not None and not event.assigned_seating:
+                    raise ValidationFailed.one("section", "General admission seats have no section")
+                planned = await plan_more_seats(
+                    conn, event, body.count, price=body.price, section=body.section
+                )
+            else:
+                assert body.sections is not None
+                if not event.assigned_seating:
+                    raise ValidationFailed.one(
+                        "sections", "General admission seats have no sections"
+                    )
+                specs = [
+                    layout.SectionSpec(
+                        s.name, s.price, [layout.RowSpec(r.name, r.seats) for r in s.rows]
+                    )
+                    for s in body.sections
+                ]
+                if dupes := layout.duplicate_rows(specs):
+                    raise ValidationFailed(
+                        [FieldError(d.removeprefix("seating."), "Named twice") for d in dupes]
+                    )
+                pairs = [(s.name, r.name) for s in specs for r in s.rows]
+                if taken := await seats_repo.existing_rows(conn, event_id, pairs):
+                    raise Conflict(
+                        "These rows already have seats: " + ", ".join(f"{s}/{r}" for s, r in taken),
+                        code="SEAT_EXISTS",
+                    )
+                price = body.price if body.price is not None else Decimal(0)
+                position = await seats_repo.next_position(conn, event_id)
+                planned = layout.plan_sections(specs, price, position)
+            if event.num_seats + len(planned) > layout.MAX_SEATS:
+                raise Conflict(
+                    f"The event has {event.num_seats} seats; {len(planned)} more would pass"
+                    f" {layout.MAX_SEATS}",
+                    code="CAPACITY_EXCEEDED",
+                )
+            try:
+                records = await seats_repo.insert_many(
+                    conn, event_id, event.assigned_seating, planned
+                )
+            except asyncpg.UniqueViolationError as exc:
+                raise seat_conflict(exc) from exc
+            updated = await events_repo.update(conn, event_id, {}, seats_added=len(records))
+        return SeatsAdded(items=[seat_view(r, ADMIN) for r in records], num_seats=updated.num_seats)
+
+    async def get(self, seat_id: UUID, caller: Caller) -> Seat:
+        async with self._db.connection() as conn:
+            record = await seats_repo.get(conn, seat_id)
+        if record is None:
+            raise NotFound.of("seat", seat_id)
+        return seat_view(record, caller)
+
+    async def patch(self, seat_id: UUID, body: SeatPatch, expected: list[int] | None) -> Seat:
+        changes = changed(body)
+        async with self._db.transaction() as conn:
+            record = await seats_repo.get(conn, seat_id, for_update=True)
+            if record is None:
+                raise NotFound.of("seat", seat_id)
+            if expected is not None and record.version not in expected:
+                raise VersionConflict(record.version)
+            placement = {"row", "seat_number", "section"} & changes.keys()
+            if placement and not record.assigned_seating:
+                raise ValidationFailed(
+                    [
+                        FieldError(_wire(f), "General admission seats have no place")
+                        for f in sorted(placement)
+                    ]
+                )
+            self._require_open(record)
+            if not changes:
+                return seat_view(record, ADMIN)
+            try:
+                updated = await seats_repo.update(conn, seat_id, changes)
+            except asyncpg.UniqueViolationError as exc:
+                raise seat_conflict(exc) from exc
+        return seat_view(updated, ADMIN)
+
+    async def delete(self, seat_id: UUID) -> None:
+        async with self._db.transaction() as conn:
+            record = await seats_repo.get(conn, seat_id, for_update=True)
+            if record is None:
+                raise NotFound.of("seat", seat_id)
+            event = await events_repo.get(conn, record.event_id, for_update=True)
+            assert event is not None
+            self._require_open(record)
+            if event.num_seats <= 10:
+                raise Conflict("An event keeps at least 10 seats", code="MIN_SEATS")
+            if event.max_num_seats > event.num_seats - 1:
+                raise Conflict(
+                    "maxNumSeats would exceed numSeats; lower maxNumSeats first", code="MAX_SEATS"
+                )
+            await seats_repo.delete(conn, seat_id)
+            await events_repo.update(conn, record.event_id, {}, seats_added=-1)
+
+    @staticmethod
+    def _require_open(record: SeatRecord) -> None:
+        if record.status != "OPEN":
+            raise Conflict(
+                f"The seat is {record.status}; only open seats change", code="SEAT_NOT_OPEN"
+            )
+
+
+def _wire(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)

@@ -1,0 +1,214 @@
+"""One typed settings object, read once from the environment (and `.env`).
+
+Every setting is checked when the process starts: a bad value is reported as one line
+naming the variable and the problem, and the command exits with status 2 before anything
+is started. Nothing else in the package reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot run with."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name}: {problem}")
+        self.name = name
+        self.problem = problem
+
+
+def _int(lo: int, hi: int) -> Callable[[str, str], int]:
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise SettingsError(name, f"must be a whole number, got {raw!r}") from None
+        if not lo <= value <= hi:
+            raise SettingsError(name, f"must be between {lo} and {hi}, got {value}")
+        return value
+
+    return parse
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(name, f"must be true or false, got {raw!r}")
+
+
+def _str(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _optional_url(*schemes: str) -> Callable[[str, str], str | None]:
+    def parse(name: str, raw: str) -> str | None:
+        value = raw.strip()
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in schemes:
+            raise SettingsError(
+                name, f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}"
+            )
+        if not parts.hostname and not parts.path:
+            raise SettingsError(name, "has no host")
+        return value
+
+    return parse
+
+
+def _choice(*allowed: str) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in allowed:
+            raise SettingsError(name, f"must be one of {', '.join(allowed)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _admin_token(name: str, raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    if len(value) < 24:
+        raise SettingsError(name, "must be at least 24 characters long")
+    return value
+
+
+def _spec(env: str, parse: Callable[[str, str], Any], doc: str) -> Any:
+    return field(metadata={"env": env, "parse": parse, "doc": doc})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the service can be told from outside. Field metadata drives the README table."""
+
+    host: str = _spec("TICKETING_HOST", _str, "address to listen on")
+    port: int = _spec("TICKETING_PORT", _int(1, 65535), "HTTP port")
+    workers: int = _spec("TICKETING_WORKERS", _int(1, 64), "server worker processes")
+    database_url: str | None = _spec(
+        "DATABASE_URL",
+        _optional_url("postgresql", "postgres", "postgresql+asyncpg"),
+        "PostgreSQL URL; unset starts the embedded PostgreSQL",
+    )
+    redis_url: str | None = _spec(
+        "REDIS_URL",
+        _optional_url("redis", "rediss", "valkey", "valkeys"),
+        "Redis/Valkey URL; unset starts the embedded Valkey",
+    )
+    redis_cluster: bool = _spec(
+        "TICKETING_REDIS_CLUSTER", _bool, "treat REDIS_URL as a Redis Cluster seed node"
+    )
+    data_dir: Path = _spec(
+        "TICKETING_DATA_DIR",
+        lambda _n, raw: Path(raw.strip()).expanduser(),
+        "where the embedded stack keeps its data and the admin token",
+    )
+    admin_token: str | None = _spec(
+        "TICKETING_ADMIN_TOKEN",
+        _admin_token,
+        "admin bearer token; unset makes one on first start (embedded stack)",
+    )
+    token_ttl_seconds: int = _spec(
+        "TICKETING_TOKEN_TTL", _int(60, 31_536_000), "customer token sliding expiry, in seconds"
+    )
+    db_pool_min: int = _spec("TICKETING_DB_POOL_MIN", _int(0, 100), "PostgreSQL pool minimum")
+    db_pool_max: int = _spec("TICKETING_DB_POOL_MAX", _int(1, 200), "PostgreSQL pool maximum")
+    db_timeout_seconds: int = _spec(
+        "TICKETING_DB_TIMEOUT", _int(1, 120), "PostgreSQL connect and statement timeout, seconds"
+    )
+    redis_timeout_ms: int = _spec(
+        "TICKETING_REDIS_TIMEOUT_MS", _int(10, 60_000), "Redis request timeout, in milliseconds"
+    )
+    max_body_bytes: int = _spec(
+        "TICKETING_MAX_BODY_BYTES", _int(1024, 64 * 1024 * 1024), "largest request body (413 above)"
+    )
+    retry_after_seconds: int = _spec(
+        "TICKETING_RETRY_AFTER", _int(1, 3600), "Retry-After sent with 503 answers"
+    )
+    log_level: str = _spec(
+        "TICKETING_LOG_LEVEL", _choice("debug", "info", "warning", "error"), "log level"
+    )
+    migrate_on_start: bool = _spec(
+        "TICKETING_MIGRATE_ON_START", _bool, "apply migrations before serving"
+    )
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+    ) -> Settings:
+        """Read every setting; the process environment wins over `.env`.
+
+        Raises SettingsError for the first setting that is wrong.
+        """
+        merged: dict[str, str] = {}
+        if env_file is not None and env_file.is_file():
+            merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        merged.update(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            env = f.metadata["env"]
+            raw = merged.get(env)
+            if raw is None:
+                values[f.name] = _DEFAULTS[f.name]
+            else:
+                values[f.name] = f.metadata["parse"](env, raw)
+        settings = cls(**values)
+        if settings.db_pool_min > settings.db_pool_max:
+            raise SettingsError("TICKETING_DB_POOL_MIN", "must not exceed TICKETING_DB_POOL_MAX")
+        return settings
+
+    @property
+    def embedded(self) -> bool:
+        """True when either dependency has no URL, so the embedded stack must supply it."""
+        return self.database_url is None or self.redis_url is None
+
+
+_DEFAULTS: dict[str, Any] = {
+    "host": "127.0.0.1",
+    "port": 3000,
+    "workers": 1,
+    "database_url": None,
+    "redis_url": None,
+    "redis_cluster": False,
+    "data_dir": Path(".data"),
+    "admin_token": None,
+    "token_ttl_seconds": 86_400,
+    "db_pool_min": 2,
+    "db_pool_max": 20,
+    "db_timeout_seconds": 5,
+    "redis_timeout_ms": 1000,
+    "max_body_bytes": 1024 * 1024,
+    "retry_after_seconds": 2,
+    "log_level": "info",
+    "migrate_on_start": True,
+}
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for every setting, for documentation."""
+    rows = []
+    for f in fields(Settings):
+        default = _DEFAULTS[f.name]
+        shown = (
+            "unset"
+            if default is None
+            else str(default).lower()
+            if isinstance(default, bool)
+            else str(default)
+        )
+        rows.append((f.metadata["env"], shown, f.metadata["doc"]))
+    return rows

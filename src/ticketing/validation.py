@@ -1,0 +1,144 @@
+"""Request decoding that names every bad field, and the shared request/response base.
+
+msgspec stops at the first error in a document. Clients fixing a form want all of them,
+so a body is first split into its top-level members (as raw JSON) and each member is
+decoded against its own field type; the errors are collected, with unknown and missing
+fields, into one `ValidationFailed`. Only a body with no errors is decoded as a whole,
+which also runs the structs' `__post_init__` checks.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Hashable
+from decimal import Decimal
+from functools import cache
+from typing import Annotated, Any, TypeVar, cast, get_args, get_origin
+
+import msgspec
+
+from ticketing.errors import FieldError, ValidationFailed
+
+T = TypeVar("T")
+
+
+class Schema(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    """Base of every request and response body: camelCase on the wire, unknown fields refused."""
+
+
+class Check:
+    """A rule msgspec cannot state, attached with `Annotated[T, Check(fn)]`.
+
+    `fn` returns an error message or None. `decode_body` runs it on top-level fields;
+    nested structs call the same function from `__post_init__`.
+    """
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[Any], str | None]) -> None:
+        self.fn = fn
+
+
+def check_money(value: Decimal) -> str | None:
+    if not value.is_finite() or value < 0 or value > 1_000_000:
+        return "Must be between 0 and 1000000"
+    if value != value.quantize(Decimal("0.01")):
+        return "Must have at most two decimals"
+    return None
+
+
+Money = Annotated[Decimal, Check(check_money)]
+
+
+_AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+
+
+def _field_path(top: str, sub: str) -> str:
+    # msgspec paths look like `.sections[0].rows[1].seats` or `[2]`; we report them dotted.
+    sub = sub.lstrip(".")
+    if not sub:
+        return top
+    return f"{top}{sub}" if sub.startswith("[") else f"{top}.{sub}"
+
+
+def _message(raw: str) -> tuple[str, str]:
+    match = _AT.match(raw)
+    assert match is not None
+    return match.group("message"), match.group("path") or ""
+
+
+@cache
+def _fields(struct_type: type[msgspec.Struct]) -> dict[str, tuple[Any, bool]]:
+    return {f.encode_name: (f.type, f.required) for f in msgspec.structs.fields(struct_type)}
+
+
+@cache
+def _checks(type_: Any) -> tuple[Check, ...]:
+    found: list[Check] = []
+    for arg in (type_, *get_args(type_)):
+        if get_origin(arg) is Annotated:
+            found.extend(m for m in get_args(arg)[1:] if isinstance(m, Check))
+    return tuple(found)
+
+
+@cache
+def _decoder(type_: Any) -> msgspec.json.Decoder[Any]:
+    return msgspec.json.Decoder(type_)
+
+
+def decode_body(body: bytes, struct_type: type[T]) -> T:
+    """Decode a JSON body into `struct_type`, or raise ValidationFailed naming each bad field."""
+    if not body.strip():
+        raise ValidationFailed.one("body", "A JSON object is required")
+    try:
+        members = _decoder(dict[str, msgspec.Raw]).decode(body)
+    except msgspec.DecodeError as exc:
+        message, _ = _message(str(exc))
+        if "Expected `object`" in message:
+            message = "The body must be a JSON object"
+        raise ValidationFailed.one("body", message) from None
+    fields = _fields(struct_type)  # type: ignore[arg-type]
+    errors: list[FieldError] = []
+    for name, raw in members.items():
+        if name not in fields:
+            errors.append(FieldError(name, "Unknown field"))
+            continue
+        type_ = fields[name][0]
+        try:
+            value = _decoder(type_).decode(raw)
+        except msgspec.ValidationError as exc:
+            message, path = _message(str(exc))
+            errors.append(FieldError(_field_path(name, path), message))
+            continue
+        if value is not None:
+            for check in _checks(type_):
+                if (problem := check.fn(value)) is not None:
+                    errors.append(FieldError(name, problem))
+    for name, (_, required) in fields.items():
+        if required and name not in members:
+            errors.append(FieldError(name, "Required field is missing"))
+    if errors:
+        raise ValidationFailed(errors)
+    try:
+        decoded: T = _decoder(cast(Hashable, struct_type)).decode(body)
+        return decoded
+    except msgspec.ValidationError as exc:
+        # Checks across fields, from a struct's __post_init__.
+        message, path = _message(str(exc))
+        raise ValidationFailed.one(path.lstrip(".") or "body", message) from None
+
+
+def encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode(values)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, types: type[T]) -> T:
+    """The values behind an opaque cursor, checked against the shape the list expects."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values: T = msgspec.json.decode(raw, type=types)
+        return values
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise ValidationFailed.one("cursor", "Not a cursor this list gave out") from None
