@@ -17,7 +17,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
-from ticketing.auth.guards import provide_caller
+from ticketing.auth.guards import provide_caller, token_checked
 from ticketing.auth.tokens import TokenService
 from ticketing.cache.redis import Redis
 from ticketing.customers.controller import CustomerController, SessionController
@@ -140,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "customers": from_state("customers"),
             "tokens": from_state("tokens"),
         },
+        guards=[token_checked],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=_openapi(),

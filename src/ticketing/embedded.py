@@ -27,6 +27,7 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 log = logging.getLogger("ticketing.embedded")
 
@@ -155,8 +156,8 @@ class EmbeddedPostgres:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            user=self._user,
             start_new_session=True,  # Ctrl-C reaches us, and we stop the server in order
+            **self._identity(),
         )
         log_file.close()
         self._wait_ready()
@@ -202,6 +203,13 @@ class EmbeddedPostgres:
         os.chown(self.log_path, entry.pw_uid, entry.pw_gid)
         return name
 
+    def _identity(self) -> dict[str, Any]:
+        """Run as the server's user with its own group only (root's group may be refused)."""
+        if self._user is None:
+            return {}
+        entry = pwd.getpwnam(self._user)
+        return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
     def _initdb(self) -> None:
         self.data_dir.mkdir(exist_ok=True)
         self.data_dir.chmod(0o700)
@@ -220,8 +228,8 @@ class EmbeddedPostgres:
                 "--locale=C",
             ],
             capture_output=True,
-            user=self._user,
             check=False,
+            **self._identity(),
         )
         if result.returncode != 0:
             raise EmbeddedError(f"initdb failed: {result.stderr.decode(errors='replace')}")

@@ -63,10 +63,17 @@ def _field_path(top: str, sub: str) -> str:
     return f"{top}{sub}" if sub.startswith("[") else f"{top}.{sub}"
 
 
+_NESTED = re.compile(r"^(?P<field>[a-zA-Z]+): (?P<message>.+)$", re.DOTALL)
+
+
 def _message(raw: str) -> tuple[str, str]:
+    """(message, path) of a msgspec error; a nested struct's check names its own field."""
     match = _AT.match(raw)
     assert match is not None
-    return match.group("message"), match.group("path") or ""
+    message, path = match.group("message"), match.group("path") or ""
+    if nested := _NESTED.match(message):
+        return nested.group("message"), f"{path}.{nested.group('field')}"
+    return message, path
 
 
 @cache

@@ -45,3 +45,10 @@ async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRoute
     caller = await resolve_caller(connection)
     if not (caller.is_admin or caller.is_customer):
         caller.require_customer()
+
+
+async def token_checked(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Every route: a presented token must be live (401 otherwise), even on public reads."""
+    await resolve_caller(connection)

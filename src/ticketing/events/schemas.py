@@ -10,7 +10,7 @@ from uuid import UUID
 from msgspec import UNSET, Meta, UnsetType
 
 from ticketing.seats.schemas import SectionIn
-from ticketing.validation import Money, Schema
+from ticketing.validation import Money, Schema, check_money
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 NumSeats = Annotated[int, Meta(ge=10, le=1000)]
@@ -23,6 +23,10 @@ class SeatingIn(Schema):
     assigned_seating: bool = True
     price: Money = Decimal(0)
     sections: Annotated[list[SectionIn], Meta(min_length=1, max_length=100)] | None = None
+
+    def __post_init__(self) -> None:
+        if problem := check_money(self.price):
+            raise ValueError(f"price: {problem}")
 
 
 class EventCreate(Schema):

@@ -1,0 +1,222 @@
+"""Seats over HTTP: listing, adding, editing and removing, and what a reservation locks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import ADMIN, make_customer, make_event, problem, reserve_directly, seats_of
+
+Client = AsyncTestClient[Any]
+
+
+async def test_seat_list_pages_front_to_back(client: Client) -> None:
+    event = await make_event(client, numSeats=25)
+    first = (await client.get(f"/events/{event['id']}/seats", params={"limit": 10})).json()
+    assert len(first["items"]) == 10
+    second = (
+        await client.get(
+            f"/events/{event['id']}/seats", params={"limit": 20, "cursor": first["nextCursor"]}
+        )
+    ).json()
+    assert len(second["items"]) == 15
+    assert second["nextCursor"] is None
+    numbers = [(s["row"], s["seatNumber"]) for s in first["items"] + second["items"]]
+    assert numbers[9:11] == [("A", 10), ("A", 11)]
+    assert len(set(numbers)) == 25
+
+
+async def test_seat_list_of_unknown_event_is_404(client: Client) -> None:
+    response = await client.get("/events/00000000-0000-4000-8000-000000000000/seats")
+    problem(response, 404, "NOT_FOUND")
+
+
+async def test_status_filter_and_customer_visibility(client: Client, pg: Any) -> None:
+    event = await make_event(client)
+    owner = await make_customer(client)
+    other = await make_customer(client)
+    seat = (await seats_of(client, event["id"]))[3]
+    await reserve_directly(pg, owner.id, [seat["id"]])
+    reserved = await seats_of(client, event["id"], status="RESERVED")
+    assert [s["id"] for s in reserved] == [seat["id"]]
+    assert reserved[0]["customerId"] is None  # anonymous never sees who
+    assert len(await seats_of(client, event["id"], status="OPEN")) == 29
+    as_owner = (await client.get(f"/seats/{seat['id']}", headers=owner.headers)).json()
+    assert as_owner["customerId"] == owner.id
+    as_other = (await client.get(f"/seats/{seat['id']}", headers=other.headers)).json()
+    assert as_other["customerId"] is None
+    as_admin = (await client.get(f"/seats/{seat['id']}", headers=ADMIN)).json()
+    assert as_admin["customerId"] == owner.id
+
+
+async def test_unknown_status_filter_is_400(client: Client) -> None:
+    event = await make_event(client)
+    response = await client.get(f"/events/{event['id']}/seats", params={"status": "SOLD"})
+    problem(response, 400, "VALIDATION_FAILED")
+
+
+async def test_get_seat_with_etag(client: Client) -> None:
+    event = await make_event(client)
+    seat = (await seats_of(client, event["id"]))[0]
+    response = await client.get(f"/seats/{seat['id']}")
+    assert response.status_code == 200
+    assert response.headers["etag"] == '"1"'
+    assert response.json() == seat
+
+
+async def test_add_count_continues_rows_and_grows_num_seats(client: Client) -> None:
+    event = await make_event(client, numSeats=30)
+    response = await client.post(
+        f"/events/{event['id']}/seats", json={"count": 12, "price": 15}, headers=ADMIN
+    )
+    assert response.status_code == 201, response.text
+    added = response.json()
+    assert added["numSeats"] == 42
+    assert [(s["row"], s["seatNumber"], s["price"]) for s in added["items"][:1]] == [("C", 1, 15)]
+    fetched = (await client.get(f"/events/{event['id']}")).json()
+    assert fetched["numSeats"] == 42
+    assert fetched["version"] == 2
+
+
+async def test_add_sections_block(client: Client) -> None:
+    event = await make_event(client, numSeats=20)
+    body = {"sections": [{"name": "BOX", "price": 99, "rows": [{"name": "1", "seats": 4}]}]}
+    response = await client.post(f"/events/{event['id']}/seats", json=body, headers=ADMIN)
+    assert response.status_code == 201, response.text
+    assert [(s["section"], s["row"], s["seatNumber"]) for s in response.json()["items"]] == [
+        ("BOX", "1", n) for n in range(1, 5)
+    ]
+
+
+async def test_add_sections_that_exist_is_409(client: Client) -> None:
+    event = await make_event(client, numSeats=20)
+    body = {"sections": [{"name": "MAIN", "rows": [{"name": "A", "seats": 2}]}]}
+    response = await client.post(f"/events/{event['id']}/seats", json=body, headers=ADMIN)
+    problem(response, 409, "SEAT_EXISTS")
+    assert len(await seats_of(client, event["id"])) == 20
+
+
+async def test_add_needs_count_or_sections_not_both(client: Client) -> None:
+    event = await make_event(client)
+    for body in (
+        {},
+        {"count": 2, "sections": [{"name": "X", "rows": [{"name": "A", "seats": 1}]}]},
+    ):
+        response = await client.post(f"/events/{event['id']}/seats", json=body, headers=ADMIN)
+        problem(response, 400, "VALIDATION_FAILED")
+
+
+async def test_seats_never_pass_1000(client: Client) -> None:
+    event = await make_event(client, numSeats=995)
+    response = await client.post(f"/events/{event['id']}/seats", json={"count": 6}, headers=ADMIN)
+    problem(response, 409, "CAPACITY_EXCEEDED")
+    response = await client.post(f"/events/{event['id']}/seats", json={"count": 5}, headers=ADMIN)
+    assert response.status_code == 201
+    assert response.json()["numSeats"] == 1000
+
+
+async def test_add_to_general_admission(client: Client) -> None:
+    event = await make_event(client, numSeats=10, seating={"assignedSeating": False})
+    response = await client.post(f"/events/{event['id']}/seats", json={"count": 3}, headers=ADMIN)
+    assert response.status_code == 201
+    assert all(s["row"] is None for s in response.json()["items"])
+    body = {"sections": [{"name": "X", "rows": [{"name": "A", "seats": 1}]}]}
+    response = await client.post(f"/events/{event['id']}/seats", json=body, headers=ADMIN)
+    problem(response, 400, "VALIDATION_FAILED")
+
+
+async def test_patch_open_seat(client: Client) -> None:
+    event = await make_event(client)
+    seat = (await seats_of(client, event["id"]))[0]
+    response = await client.patch(
+        f"/seats/{seat['id']}",
+        json={"price": 42.5, "row": "ZZ", "seatNumber": 7, "section": "SIDE"},
+        headers={**ADMIN, "If-Match": '"1"'},
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["etag"] == '"2"'
+    body = response.json()
+    assert (body["price"], body["row"], body["seatNumber"], body["section"]) == (
+        42.5,
+        "ZZ",
+        7,
+        "SIDE",
+    )
+
+
+async def test_patch_seat_stale_if_match_is_412(client: Client) -> None:
+    event = await make_event(client)
+    seat = (await seats_of(client, event["id"]))[0]
+    response = await client.patch(
+        f"/seats/{seat['id']}", json={"price": 1}, headers={**ADMIN, "If-Match": '"9"'}
+    )
+    problem(response, 412, "VERSION_CONFLICT")
+    assert (await client.get(f"/seats/{seat['id']}")).json()["price"] == 0
+
+
+async def test_patch_seat_onto_taken_place_is_409(client: Client) -> None:
+    event = await make_event(client)
+    seats = await seats_of(client, event["id"])
+    response = await client.patch(f"/seats/{seats[0]['id']}", json={"seatNumber": 2}, headers=ADMIN)
+    problem(response, 409, "SEAT_EXISTS")
+
+
+async def test_patch_general_admission_place_is_400(client: Client) -> None:
+    event = await make_event(client, numSeats=10, seating={"assignedSeating": False})
+    seat = (await seats_of(client, event["id"]))[0]
+    response = await client.patch(f"/seats/{seat['id']}", json={"row": "A"}, headers=ADMIN)
+    assert problem(response, 400, "VALIDATION_FAILED")["errors"][0]["field"] == "row"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"price": -1}, "price"),
+        ({"price": 1000000.01}, "price"),
+        ({"price": 0.001}, "price"),
+        ({"seatNumber": 0}, "seatNumber"),
+        ({"row": ""}, "row"),
+        ({"section": "s" * 51}, "section"),
+        ({"status": "OPEN"}, "status"),
+    ],
+)
+async def test_patch_seat_bad_fields(client: Client, body: dict[str, Any], field: str) -> None:
+    event = await make_event(client)
+    seat = (await seats_of(client, event["id"]))[0]
+    response = await client.patch(f"/seats/{seat['id']}", json=body, headers=ADMIN)
+    assert problem(response, 400, "VALIDATION_FAILED")["errors"][0]["field"] == field
+
+
+async def test_reserved_seat_cannot_be_changed_or_deleted(client: Client, pg: Any) -> None:
+    event = await make_event(client)
+    customer = await make_customer(client)
+    seat = (await seats_of(client, event["id"]))[0]
+    await reserve_directly(pg, customer.id, [seat["id"]])
+    problem(
+        await client.patch(f"/seats/{seat['id']}", json={"price": 5}, headers=ADMIN),
+        409,
+        "SEAT_NOT_OPEN",
+    )
+    problem(await client.delete(f"/seats/{seat['id']}", headers=ADMIN), 409, "SEAT_NOT_OPEN")
+
+
+async def test_delete_open_seat_shrinks_event(client: Client) -> None:
+    event = await make_event(client, numSeats=12)
+    seat = (await seats_of(client, event["id"]))[0]
+    assert (await client.delete(f"/seats/{seat['id']}", headers=ADMIN)).status_code == 204
+    problem(await client.get(f"/seats/{seat['id']}"), 404, "NOT_FOUND")
+    assert (await client.get(f"/events/{event['id']}")).json()["numSeats"] == 11
+
+
+async def test_event_keeps_at_least_ten_seats(client: Client) -> None:
+    event = await make_event(client, numSeats=10, maxNumSeats=5)
+    seat = (await seats_of(client, event["id"]))[0]
+    problem(await client.delete(f"/seats/{seat['id']}", headers=ADMIN), 409, "MIN_SEATS")
+
+
+async def test_delete_seat_below_max_num_seats_is_409(client: Client) -> None:
+    event = await make_event(client, numSeats=11, maxNumSeats=11)
+    seat = (await seats_of(client, event["id"]))[0]
+    problem(await client.delete(f"/seats/{seat['id']}", headers=ADMIN), 409, "MAX_SEATS")
