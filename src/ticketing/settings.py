@@ -120,7 +120,7 @@ class Settings:
     admin_token: str | None = _spec(
         "TICKETING_ADMIN_TOKEN",
         _admin_token,
-        "admin bearer token; unset makes one on first start (embedded stack)",
+        "admin bearer token; unset: made on first start, printed, kept in the data folder",
     )
     token_ttl_seconds: int = _spec(
         "TICKETING_TOKEN_TTL", _int(60, 31_536_000), "customer token sliding expiry, in seconds"

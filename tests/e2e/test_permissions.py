@@ -1,0 +1,83 @@
+"""Who may do what: every endpoint as anonymous, customer A, customer B and admin.
+
+Customer A owns the customer resources used; B is another customer. Another customer's
+private resource answers 404, so that its existence does not leak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import ADMIN, make_customer, make_event, seats_of
+
+Client = AsyncTestClient[Any]
+ROLES = ("anonymous", "customer_a", "customer_b", "admin")
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str  # {event}, {seat}, {a} are filled in per test
+    body: dict[str, Any] | None
+    expected: tuple[int, int, int, int]  # anonymous, A, B, admin
+
+
+CASES = {
+    "create event": Case(
+        "POST",
+        "/events",
+        {
+            "eventName": "P",
+            "eventLocation": "L",
+            "eventDateTimeStamp": "2027-01-01T00:00:00Z",
+            "numSeats": 10,
+        },
+        (401, 403, 403, 201),
+    ),
+    "list events": Case("GET", "/events", None, (200, 200, 200, 200)),
+    "get event": Case("GET", "/events/{event}", None, (200, 200, 200, 200)),
+    "patch event": Case("PATCH", "/events/{event}", {"eventName": "N"}, (401, 403, 403, 200)),
+    "delete event": Case("DELETE", "/events/{event}", None, (401, 403, 403, 204)),
+    "list seats": Case("GET", "/events/{event}/seats", None, (200, 200, 200, 200)),
+    "add seats": Case("POST", "/events/{event}/seats", {"count": 1}, (401, 403, 403, 201)),
+    "get seat": Case("GET", "/seats/{seat}", None, (200, 200, 200, 200)),
+    "patch seat": Case("PATCH", "/seats/{seat}", {"price": 1}, (401, 403, 403, 200)),
+    "delete seat": Case("DELETE", "/seats/{seat}", None, (401, 403, 403, 204)),
+    "sign up": Case(
+        "POST", "/customers", {"firstName": "S", "lastName": "U"}, (201, 201, 201, 201)
+    ),
+    "list customers": Case("GET", "/customers", None, (401, 403, 403, 200)),
+    "get customer": Case("GET", "/customers/{a}", None, (401, 200, 404, 200)),
+    "patch customer": Case("PATCH", "/customers/{a}", {"lastName": "Z"}, (401, 200, 404, 200)),
+    "delete customer": Case("DELETE", "/customers/{a}", None, (401, 204, 404, 204)),
+    "mint token": Case("POST", "/customers/{a}/tokens", None, (401, 403, 403, 201)),
+    "sign out": Case("DELETE", "/sessions/current", None, (401, 204, 204, 403)),
+    "liveness": Case("GET", "/health", None, (200, 200, 200, 200)),
+    "readiness": Case("GET", "/health/ready", None, (200, 200, 200, 200)),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", list(CASES))
+async def test_permission_matrix(client: Client, name: str, role: str) -> None:
+    case = CASES[name]
+    event = await make_event(client, numSeats=12, maxNumSeats=5)
+    seat = (await seats_of(client, event["id"]))[0]
+    a = await make_customer(client)
+    b = await make_customer(client)
+    headers = {
+        "anonymous": {},
+        "customer_a": a.headers,
+        "customer_b": b.headers,
+        "admin": ADMIN,
+    }[role]
+    path = case.path.format(event=event["id"], seat=seat["id"], a=a.id)
+    response = await client.request(case.method, path, json=case.body, headers=headers)
+    expected = case.expected[ROLES.index(role)]
+    assert response.status_code == expected, f"{name} as {role}: {response.text}"
+    if expected >= 400:
+        assert response.headers["content-type"].startswith("application/problem+json")

@@ -1,0 +1,172 @@
+"""`ticketing serve` as a new user starts it: a subprocess on the embedded stack, used over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ticketing.embedded import free_port
+
+BIN = Path(sys.executable).parent
+
+
+def _call(
+    method: str, url: str, body: dict[str, Any] | None = None, token: str | None = None
+) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("content-type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def _start(data_dir: Path, port: int) -> subprocess.Popen[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_URL", "REDIS_URL", "TICKETING_"))
+    }
+    env.update(TICKETING_DATA_DIR=str(data_dir), TICKETING_PORT=str(port), TICKETING_WORKERS="2")
+    return subprocess.Popen(
+        [str(BIN / "ticketing"), "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _wait_ready(proc: subprocess.Popen[str], base: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        try:
+            if _call("GET", f"{base}/health/ready")[0] == 200:
+                return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        time.sleep(0.2)
+    pytest.fail("ticketing serve did not become ready")
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGINT)  # as Ctrl-C
+    output, _ = proc.communicate(timeout=60)
+    return output
+
+
+def _server_processes(data_dir: Path) -> list[str]:
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if str(data_dir) in cmdline:
+                found.append(cmdline)
+    return found
+
+
+def test_serve_on_embedded_stack_keeps_data_and_stops_cleanly(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = _start(data_dir, port)
+    try:
+        _wait_ready(proc, base)
+        token = (data_dir / "admin-token").read_text().strip()
+        status, event = _call(
+            "POST",
+            f"{base}/events",
+            {
+                "eventName": "E2E",
+                "eventLocation": "Here",
+                "eventDateTimeStamp": "2027-01-01T20:00:00Z",
+                "numSeats": 10,
+            },
+            token,
+        )
+        assert status == 201
+        status, signed = _call("POST", f"{base}/customers", {"firstName": "N", "lastName": "U"})
+        assert status == 201
+        status, problem = _call("POST", f"{base}/events", {}, signed["token"])
+        assert status == 403
+        assert problem["code"] == "FORBIDDEN"
+        assert _call("GET", f"{base}/api/openapi.json")[0] == 200
+    finally:
+        first_output = _stop(proc)
+    assert proc.returncode == 0, first_output
+    assert token in first_output  # printed on first start
+    assert not _server_processes(data_dir), "embedded servers left running"
+
+    proc = _start(data_dir, port)
+    try:
+        _wait_ready(proc, base)
+        status, fetched = _call("GET", f"{base}/events/{event['id']}")
+        assert status == 200
+        assert fetched["eventName"] == "E2E"
+        assert (data_dir / "admin-token").read_text().strip() == token
+        status, _ = _call(
+            "GET", f"{base}/customers/{signed['customer']['id']}", token=signed["token"]
+        )
+        assert status == 200  # sessions survive a restart of the embedded stack
+    finally:
+        second_output = _stop(proc)
+    assert token not in second_output
+    assert not _server_processes(data_dir)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"TICKETING_PORT": "http"}, "TICKETING_PORT"),
+        ({"TICKETING_PORT": "70000"}, "TICKETING_PORT"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"TICKETING_LOG_LEVEL": "loud"}, "TICKETING_LOG_LEVEL"),
+        ({"TICKETING_ADMIN_TOKEN": "short"}, "TICKETING_ADMIN_TOKEN"),
+    ],
+)
+def test_bad_setting_exits_2_with_one_line(tmp_path: Path, env: dict[str, str], named: str) -> None:
+    result = subprocess.run(
+        [str(BIN / "ticketing"), "serve"],
+        env={**os.environ, "TICKETING_DATA_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert named in lines[0]
+    assert not (tmp_path / "postgres").exists()  # nothing was started
+
+
+def test_db_reset_refuses_without_yes(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(BIN / "ticketing"), "db", "reset"],
+        env={**os.environ, "TICKETING_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--yes" in result.stderr

@@ -1,0 +1,147 @@
+"""PostgreSQL or Redis down: 503 with Retry-After, nothing partial, recovery with no hand work.
+
+Each test runs the application against servers of its own, so that stopping them does not
+disturb the rest of the suite.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import ADMIN, ADMIN_TOKEN, event_body, problem
+from ticketing.app import create_app
+from ticketing.db import migrate
+from ticketing.embedded import EmbeddedPostgres, EmbeddedValkey, free_port
+from ticketing.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def own_servers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[EmbeddedPostgres, EmbeddedValkey]]:
+    root: Path = tmp_path_factory.mktemp("faults")
+    postgres = EmbeddedPostgres(root / "postgres", durable=False)
+    valkey = EmbeddedValkey(root / "valkey", durable=False)
+    postgres.start()
+    valkey.start()
+    migrate.upgrade(postgres.url)
+    yield postgres, valkey
+    valkey.stop()
+    postgres.stop()
+
+
+def _settings(database_url: str, redis_url: str) -> Settings:
+    return Settings.from_env(
+        environ={
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "TICKETING_ADMIN_TOKEN": ADMIN_TOKEN,
+            "TICKETING_RETRY_AFTER": "7",
+            "TICKETING_REDIS_TIMEOUT_MS": "300",
+            "TICKETING_DB_TIMEOUT": "2",
+        },
+        env_file=None,
+    )
+
+
+@pytest.fixture
+async def faulty(
+    own_servers: tuple[EmbeddedPostgres, EmbeddedValkey],
+) -> AsyncIterator[AsyncTestClient[Any]]:
+    postgres, valkey = own_servers
+    async with AsyncTestClient(app=create_app(_settings(postgres.url, valkey.url))) as client:
+        yield client
+
+
+def _unavailable(response: Any, dependency: str) -> None:
+    body = problem(response, 503, "DEPENDENCY_UNAVAILABLE")
+    assert body["dependency"] == dependency
+    assert response.headers["retry-after"] == "7"
+
+
+async def test_service_starts_and_answers_503_when_both_are_missing() -> None:
+    dead_pg = f"postgresql://postgres@127.0.0.1:{free_port()}/ticketing"
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
+    async with AsyncTestClient(app=create_app(_settings(dead_pg, dead_redis))) as client:
+        assert (await client.get("/health")).status_code == 200
+        ready = await client.get("/health/ready")
+        body = problem(ready, 503, "DEPENDENCY_UNAVAILABLE")
+        assert body["checks"]["postgresql"].startswith("unavailable")
+        assert body["checks"]["redis"].startswith("unavailable")
+        _unavailable(await client.get("/events"), "postgresql")
+        _unavailable(
+            await client.get("/events", headers={"Authorization": "Bearer tkt_x"}), "redis"
+        )
+
+
+async def test_postgres_restart_gives_503_then_recovers(
+    faulty: AsyncTestClient[Any], own_servers: tuple[EmbeddedPostgres, EmbeddedValkey]
+) -> None:
+    postgres, _ = own_servers
+    assert (await faulty.post("/events", json=event_body(), headers=ADMIN)).status_code == 201
+    postgres.stop()
+    try:
+        _unavailable(await faulty.get("/events"), "postgresql")
+        _unavailable(await faulty.post("/events", json=event_body(), headers=ADMIN), "postgresql")
+        ready = await faulty.get("/health/ready")
+        assert ready.status_code == 503
+        assert "postgresql" in ready.json()["detail"]
+    finally:
+        postgres.start()
+    assert (await faulty.get("/events")).status_code == 200
+    assert (await faulty.get("/health/ready")).status_code == 200
+
+
+async def test_redis_down_gives_503_and_sign_up_leaves_nothing_behind(
+    faulty: AsyncTestClient[Any], own_servers: tuple[EmbeddedPostgres, EmbeddedValkey]
+) -> None:
+    postgres, valkey = own_servers
+    email = f"down-{secrets.token_hex(4)}@example.com"
+    valkey.stop()
+    try:
+        response = await faulty.post(
+            "/customers", json={"firstName": "A", "lastName": "B", "email": email}
+        )
+        _unavailable(response, "redis")
+        _unavailable(
+            await faulty.get("/events", headers={"Authorization": "Bearer tkt_abc"}), "redis"
+        )
+        # Reads that need no token still work while Redis is away.
+        assert (await faulty.get("/events")).status_code == 200
+    finally:
+        valkey.start()
+    conn = await asyncpg.connect(postgres.url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM customers WHERE email = $1", email) == 0
+    finally:
+        await conn.close()
+    response = await faulty.post(
+        "/customers", json={"firstName": "A", "lastName": "B", "email": email}
+    )
+    assert response.status_code == 201, response.text
+    token = response.json()["token"]
+    customer_id = response.json()["customer"]["id"]
+    me = await faulty.get(f"/customers/{customer_id}", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200
+
+
+async def test_losing_redis_loses_sessions_only(
+    faulty: AsyncTestClient[Any], own_servers: tuple[EmbeddedPostgres, EmbeddedValkey]
+) -> None:
+    _, valkey = own_servers
+    signed = (await faulty.post("/customers", json={"firstName": "K", "lastName": "R"})).json()
+    valkey.kill()  # not durable: its data is gone, as after a flush
+    valkey.start()
+    customer_id = signed["customer"]["id"]
+    response = await faulty.get(
+        f"/customers/{customer_id}", headers={"Authorization": f"Bearer {signed['token']}"}
+    )
+    problem(response, 401, "UNAUTHORIZED")
+    assert (await faulty.get(f"/customers/{customer_id}", headers=ADMIN)).status_code == 200
