@@ -6,7 +6,8 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ticketing.auth.caller import Caller
 from ticketing.auth.guards import admin_only, customer_only, signed_in
@@ -22,7 +23,7 @@ from ticketing.customers.schemas import (
 from ticketing.customers.service import CustomerService
 from ticketing.web import Body, etag, if_match
 
-Limit = Annotated[int, Parameter(ge=1, le=200, description="page size")]
+Limit = Annotated[int, QueryParameter(ge=1, le=200, description="page size")]
 
 
 class CustomerController(Controller):
@@ -30,7 +31,9 @@ class CustomerController(Controller):
     tags = ["customers"]
 
     @post("/", dto=Body[CustomerCreate], return_dto=None, status_code=201)
-    async def sign_up(self, data: CustomerCreate, customers: CustomerService) -> Response[SignUp]:
+    async def sign_up(
+        self, data: JSONBody[CustomerCreate], customers: NamedDependency[CustomerService]
+    ) -> Response[SignUp]:
         """Sign up: the new customer and its first token (shown once)."""
         result = await customers.sign_up(data)
         return Response(
@@ -45,16 +48,19 @@ class CustomerController(Controller):
     @get("/", guards=[admin_only])
     async def list_customers(
         self,
-        customers: CustomerService,
+        customers: NamedDependency[CustomerService],
         limit: Limit = 50,
-        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
     ) -> CustomerList:
         """All customers, oldest first (admin)."""
         return await customers.list_customers(limit=limit, cursor=cursor)
 
     @get("/{customer_id:uuid}", guards=[signed_in])
     async def get_customer(
-        self, customer_id: UUID, caller: Caller, customers: CustomerService
+        self,
+        customer_id: FromPath[UUID],
+        caller: NamedDependency[Caller],
+        customers: NamedDependency[CustomerService],
     ) -> Response[Customer]:
         """One customer with its held and reserved seats (admin, self)."""
         customer = await customers.get(customer_id, caller)
@@ -64,10 +70,10 @@ class CustomerController(Controller):
     async def patch_customer(
         self,
         request: Request[Any, Any, Any],
-        customer_id: UUID,
-        caller: Caller,
-        data: CustomerPatch,
-        customers: CustomerService,
+        customer_id: FromPath[UUID],
+        caller: NamedDependency[Caller],
+        data: JSONBody[CustomerPatch],
+        customers: NamedDependency[CustomerService],
     ) -> Response[Customer]:
         """Change names or email (admin, self). Honours If-Match."""
         customer = await customers.patch(customer_id, caller, data, if_match(request))
@@ -75,13 +81,18 @@ class CustomerController(Controller):
 
     @delete("/{customer_id:uuid}", guards=[signed_in], status_code=204)
     async def delete_customer(
-        self, customer_id: UUID, caller: Caller, customers: CustomerService
+        self,
+        customer_id: FromPath[UUID],
+        caller: NamedDependency[Caller],
+        customers: NamedDependency[CustomerService],
     ) -> None:
         """Delete a customer (admin, self); releases its holds; 409 while it has reservations."""
         await customers.delete(customer_id, caller)
 
     @post("/{customer_id:uuid}/tokens", guards=[admin_only], status_code=201)
-    async def mint_token(self, customer_id: UUID, customers: CustomerService) -> IssuedToken:
+    async def mint_token(
+        self, customer_id: FromPath[UUID], customers: NamedDependency[CustomerService]
+    ) -> IssuedToken:
         """Mint another token for a customer (admin)."""
         return await customers.mint_token(customer_id)
 
@@ -91,6 +102,8 @@ class SessionController(Controller):
     tags = ["customers"]
 
     @delete("/current", guards=[customer_only], status_code=204)
-    async def sign_out(self, caller: Caller, tokens: TokenService) -> None:
+    async def sign_out(
+        self, caller: NamedDependency[Caller], tokens: NamedDependency[TokenService]
+    ) -> None:
         """Revoke the token this request was made with."""
         await tokens.revoke(caller)

@@ -7,14 +7,15 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ticketing.auth.guards import admin_only
 from ticketing.events.schemas import Event, EventCreate, EventList, EventPatch
 from ticketing.events.service import EventService
 from ticketing.web import Body, etag, if_match
 
-Limit = Annotated[int, Parameter(ge=1, le=200, description="page size")]
+Limit = Annotated[int, QueryParameter(ge=1, le=200, description="page size")]
 
 
 class EventController(Controller):
@@ -22,7 +23,9 @@ class EventController(Controller):
     tags = ["events"]
 
     @post("/", guards=[admin_only], dto=Body[EventCreate], return_dto=None, status_code=201)
-    async def create_event(self, data: EventCreate, events: EventService) -> Response[Event]:
+    async def create_event(
+        self, data: JSONBody[EventCreate], events: NamedDependency[EventService]
+    ) -> Response[Event]:
         """Create an event and its seats (admin)."""
         event = await events.create(data)
         return Response(
@@ -34,16 +37,16 @@ class EventController(Controller):
     @get("/")
     async def list_events(
         self,
-        events: EventService,
+        events: NamedDependency[EventService],
         starts_from: Annotated[
-            datetime | None, Parameter(query="from", description="events at or after")
+            datetime | None, QueryParameter(name="from", description="events at or after")
         ] = None,
-        to: Annotated[datetime | None, Parameter(description="events at or before")] = None,
+        to: Annotated[datetime | None, QueryParameter(description="events at or before")] = None,
         location: Annotated[
-            str | None, Parameter(min_length=1, max_length=200, description="substring")
+            str | None, QueryParameter(min_length=1, max_length=200, description="substring")
         ] = None,
         limit: Limit = 50,
-        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
     ) -> EventList:
         """List events in time order."""
         return await events.list_events(
@@ -51,7 +54,9 @@ class EventController(Controller):
         )
 
     @get("/{event_id:uuid}")
-    async def get_event(self, event_id: UUID, events: EventService) -> Response[Event]:
+    async def get_event(
+        self, event_id: FromPath[UUID], events: NamedDependency[EventService]
+    ) -> Response[Event]:
         """One event with its availability."""
         event = await events.get(event_id)
         return Response(event, headers=etag(event.version))
@@ -60,15 +65,17 @@ class EventController(Controller):
     async def patch_event(
         self,
         request: Request[Any, Any, Any],
-        event_id: UUID,
-        data: EventPatch,
-        events: EventService,
+        event_id: FromPath[UUID],
+        data: JSONBody[EventPatch],
+        events: NamedDependency[EventService],
     ) -> Response[Event]:
         """Change fields (admin); raising numSeats adds seats. Honours If-Match."""
         event = await events.patch(event_id, data, if_match(request))
         return Response(event, headers=etag(event.version))
 
     @delete("/{event_id:uuid}", guards=[admin_only], status_code=204)
-    async def delete_event(self, event_id: UUID, events: EventService) -> None:
+    async def delete_event(
+        self, event_id: FromPath[UUID], events: NamedDependency[EventService]
+    ) -> None:
         """Delete an event (admin); 409 while any seat is held or reserved."""
         await events.delete(event_id)

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from ticketing.auth.caller import Caller
 from ticketing.auth.guards import admin_only
@@ -14,7 +15,7 @@ from ticketing.seats.schemas import Seat, SeatList, SeatPatch, SeatsAdd, SeatsAd
 from ticketing.seats.service import SeatService
 from ticketing.web import Body, etag, if_match
 
-Limit = Annotated[int, Parameter(ge=1, le=200, description="page size")]
+Limit = Annotated[int, QueryParameter(ge=1, le=200, description="page size")]
 
 
 class EventSeatsController(Controller):
@@ -24,13 +25,13 @@ class EventSeatsController(Controller):
     @get("/")
     async def list_seats(
         self,
-        event_id: UUID,
-        caller: Caller,
-        seats: SeatService,
-        status: SeatStatus | None = None,
-        section: Annotated[str | None, Parameter(min_length=1, max_length=50)] = None,
+        event_id: FromPath[UUID],
+        caller: NamedDependency[Caller],
+        seats: NamedDependency[SeatService],
+        status: FromQuery[SeatStatus | None] = None,
+        section: Annotated[str | None, QueryParameter(min_length=1, max_length=50)] = None,
         limit: Limit = 50,
-        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
     ) -> SeatList:
         """The event's seats, front to back, with their live status."""
         return await seats.list_for_event(
@@ -38,7 +39,12 @@ class EventSeatsController(Controller):
         )
 
     @post("/", guards=[admin_only], dto=Body[SeatsAdd], return_dto=None, status_code=201)
-    async def add_seats(self, event_id: UUID, data: SeatsAdd, seats: SeatService) -> SeatsAdded:
+    async def add_seats(
+        self,
+        event_id: FromPath[UUID],
+        data: JSONBody[SeatsAdd],
+        seats: NamedDependency[SeatService],
+    ) -> SeatsAdded:
         """Add seats (admin): `count` more, or new `sections`; numSeats grows with them."""
         return await seats.add(event_id, data)
 
@@ -48,20 +54,31 @@ class SeatController(Controller):
     tags = ["seats"]
 
     @get("/{seat_id:uuid}")
-    async def get_seat(self, seat_id: UUID, caller: Caller, seats: SeatService) -> Response[Seat]:
+    async def get_seat(
+        self,
+        seat_id: FromPath[UUID],
+        caller: NamedDependency[Caller],
+        seats: NamedDependency[SeatService],
+    ) -> Response[Seat]:
         """One seat."""
         seat = await seats.get(seat_id, caller)
         return Response(seat, headers=etag(seat.version))
 
     @patch("/{seat_id:uuid}", guards=[admin_only], dto=Body[SeatPatch], return_dto=None)
     async def patch_seat(
-        self, request: Request[Any, Any, Any], seat_id: UUID, data: SeatPatch, seats: SeatService
+        self,
+        request: Request[Any, Any, Any],
+        seat_id: FromPath[UUID],
+        data: JSONBody[SeatPatch],
+        seats: NamedDependency[SeatService],
     ) -> Response[Seat]:
         """Change price or place of an open seat (admin). Honours If-Match."""
         seat = await seats.patch(seat_id, data, if_match(request))
         return Response(seat, headers=etag(seat.version))
 
     @delete("/{seat_id:uuid}", guards=[admin_only], status_code=204)
-    async def delete_seat(self, seat_id: UUID, seats: SeatService) -> None:
+    async def delete_seat(
+        self, seat_id: FromPath[UUID], seats: NamedDependency[SeatService]
+    ) -> None:
         """Remove an open seat (admin); numSeats shrinks with it."""
         await seats.delete(seat_id)
