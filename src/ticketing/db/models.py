@@ -199,6 +199,8 @@ reservation_seats = Table(
     ),
     Column("price", Numeric(9, 2), nullable=False),
     Column("cancelled", Boolean, nullable=False, server_default=text("false")),
+    # Deleting a seat cascades here, cancelled history included.
+    Index("ix_reservation_seats_seat_id", "seat_id"),
     Index(
         "uq_reservation_seats_live_seat",
         "seat_id",

@@ -243,6 +243,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("reservation_id", "seat_id", name=op.f("pk_reservation_seats")),
     )
+    op.create_index("ix_reservation_seats_seat_id", "reservation_seats", ["seat_id"], unique=False)
     op.create_index(
         "uq_reservation_seats_live_seat",
         "reservation_seats",
@@ -258,6 +259,7 @@ def downgrade() -> None:
         table_name="reservation_seats",
         postgresql_where=sa.text("NOT cancelled"),
     )
+    op.drop_index("ix_reservation_seats_seat_id", table_name="reservation_seats")
     op.drop_table("reservation_seats")
     op.drop_index(
         "ix_seats_reservation_id",
