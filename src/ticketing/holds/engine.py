@@ -1,0 +1,333 @@
+"""The hold engine: seat holds in Redis, one atomic script per step, per event.
+
+Every key of an event shares the hash tag `{ev:<eventId>}` (layout in scripts/_lib.lua),
+so each step is one script on one shard, in cluster mode too. A hold attempt is one round
+trip; it reads the event's mirror (seat ids, best-available order, reserved seats, each
+customer's reserved count, maxNumSeats, seatHoldTime) rather than PostgreSQL, so an onsale
+costs PostgreSQL only the seats actually sold. When the mirror is missing (first use, a
+Redis restart or flush, an admin change) the attempt answers NO_MIRROR and the engine
+rebuilds it from PostgreSQL before trying once more: a reserved seat is never offered.
+
+Expiry is exact: scripts compare with the server's clock, release what is due before doing
+anything else, and the sweeper releases the rest within its tick.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from glide import Script
+
+from ticketing.cache.redis import Redis
+
+SCRIPTS = Path(__file__).parent / "scripts"
+SWEEP_SET = "holds:events"
+FENCE_MS = 30_000  # a confirmation that has not settled by then is settled by the sweeper
+
+
+def tag(event_id: UUID) -> str:
+    return f"{{ev:{event_id}}}"
+
+
+def event_keys(event_id: UUID) -> list[str]:
+    t = tag(event_id)
+    return [
+        f"{t}:{name}"
+        for name in (
+            "meta",
+            "seats",
+            "order",
+            "reserved",
+            "rescount",
+            "held",
+            "expiry",
+            "custheld",
+            "holds",
+            "seq",
+        )
+    ]
+
+
+def channel(event_id: UUID) -> str:
+    return f"{tag(event_id)}:changes"
+
+
+def _load_scripts() -> dict[str, Script]:
+    prelude = (SCRIPTS / "_lib.lua").read_text()
+    return {
+        path.stem: Script(prelude + "\n" + path.read_text())  # type: ignore[no-untyped-call]
+        for path in sorted(SCRIPTS.glob("*.lua"))
+        if not path.name.startswith("_")
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorSnapshot:
+    """What a hold needs to know of an event, read from PostgreSQL."""
+
+    max_num_seats: int
+    seat_hold_time: int
+    general_admission: bool
+    # (id, section, row, number) in best-available order: cheapest first, then front to back.
+    seats: list[tuple[str, str, str, str]]
+    reserved: list[str]
+    reserved_by_customer: dict[str, int]
+
+
+SnapshotLoader = Callable[[UUID], Awaitable[MirrorSnapshot | None]]
+
+
+# Outcomes a caller must handle. They carry data, not HTTP: the service decides the answer.
+class HoldRefused(Exception):
+    """Base of the reasons a hold attempt holds nothing."""
+
+
+class EventUnknown(HoldRefused):
+    pass
+
+
+class UnknownSeats(HoldRefused):
+    def __init__(self, seat_ids: list[str]) -> None:
+        super().__init__(seat_ids)
+        self.seat_ids = seat_ids
+
+
+class SeatsUnavailable(HoldRefused):
+    def __init__(self, seat_ids: list[str]) -> None:
+        super().__init__(seat_ids)
+        self.seat_ids = seat_ids
+
+
+class LimitExceeded(HoldRefused):
+    def __init__(self, already: int, maximum: int) -> None:
+        super().__init__(already, maximum)
+        self.already = already
+        self.maximum = maximum
+
+
+class NoneAvailable(HoldRefused):
+    """Best available found no seats (or no adjacent run) that fit."""
+
+
+class HoldGone(Exception):
+    """The hold expired, was released or confirmed, or never existed."""
+
+
+class NotOwner(Exception):
+    pass
+
+
+class Fenced(Exception):
+    """The hold is being confirmed."""
+
+
+class ExtendLimit(Exception):
+    def __init__(self, latest_ms: int) -> None:
+        super().__init__(latest_ms)
+        self.latest_ms = latest_ms
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedHold:
+    hold_id: UUID
+    seat_ids: list[str]
+    expires_ms: int
+    created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class FencedHold:
+    hold_id: UUID
+    customer_id: str
+    seat_ids: list[str]
+    created_ms: int
+    expires_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class LiveHold:
+    seat_id: str
+    hold_id: str
+    customer_id: str
+    expires_ms: int
+
+
+def _text(values: Sequence[Any]) -> list[str]:
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+
+class HoldEngine:
+    def __init__(self, redis: Redis, load_snapshot: SnapshotLoader) -> None:
+        self._redis = redis
+        self._load_snapshot = load_snapshot
+        self._scripts = _load_scripts()
+
+    async def _run(self, name: str, event_id: UUID, *args: str) -> list[str]:
+        script = self._scripts[name]
+        keys: list[str | bytes] = list(event_keys(event_id))
+        argv: list[str | bytes] = [channel(event_id), *args]
+        reply = await self._redis.call(lambda c: c.invoke_script(script, keys=keys, args=argv))
+        if isinstance(reply, list):
+            return _text(reply)
+        return [str(reply)]
+
+    async def _with_mirror(self, event_id: UUID, name: str, *args: str) -> list[str]:
+        reply = await self._run(name, event_id, *args)
+        if reply[0] != "NO_MIRROR":
+            return reply
+        await self.build_mirror(event_id)
+        return await self._run(name, event_id, *args)
+
+    async def build_mirror(self, event_id: UUID) -> None:
+        """Load the event's mirror from PostgreSQL, then register it with the sweeper.
+
+        The mirror counts as present only once registered, so a crash between the two
+        steps leaves an event whose holds are still swept.
+        """
+        snapshot = await self._load_snapshot(event_id)
+        if snapshot is None:
+            raise EventUnknown(event_id)
+        payload = json.dumps(
+            {
+                "seats": snapshot.seats,
+                "reserved": snapshot.reserved,
+                "rescount": snapshot.reserved_by_customer,
+            }
+        )
+        await self._run(
+            "load",
+            event_id,
+            str(snapshot.max_num_seats),
+            str(snapshot.seat_hold_time),
+            "1" if snapshot.general_admission else "0",
+            payload,
+        )
+        event = str(event_id)
+        await self._redis.call(lambda c: c.sadd(SWEEP_SET, [event]))
+        meta = event_keys(event_id)[0]
+        await self._redis.call(lambda c: c.hset(meta, {"registered": "1"}))
+
+    async def invalidate(self, event_id: UUID) -> None:
+        """Forget the mirror (not the holds) after an admin change; the next hold rebuilds it."""
+        keys: list[str | bytes] = list(event_keys(event_id)[:5])
+        await self._redis.call(lambda c: c.delete(keys))
+
+    async def hold_seats(
+        self, event_id: UUID, customer_id: UUID, hold_id: UUID, seat_ids: list[str]
+    ) -> PlacedHold:
+        reply = await self._with_mirror(
+            event_id, "hold", str(hold_id), str(customer_id), "ids", *seat_ids
+        )
+        return self._placed(hold_id, reply)
+
+    async def hold_best(
+        self,
+        event_id: UUID,
+        customer_id: UUID,
+        hold_id: UUID,
+        quantity: int,
+        section: str | None,
+        adjacent: bool,
+    ) -> PlacedHold:
+        reply = await self._with_mirror(
+            event_id,
+            "hold",
+            str(hold_id),
+            str(customer_id),
+            "best",
+            str(quantity),
+            section or "",
+            "1" if adjacent else "0",
+        )
+        return self._placed(hold_id, reply)
+
+    @staticmethod
+    def _placed(hold_id: UUID, reply: list[str]) -> PlacedHold:
+        status = reply[0]
+        if status == "OK":
+            return PlacedHold(hold_id, reply[3:], int(reply[1]), int(reply[2]))
+        if status == "UNKNOWN":
+            raise UnknownSeats(reply[1:])
+        if status == "UNAVAILABLE":
+            raise SeatsUnavailable(reply[1:])
+        if status == "LIMIT":
+            raise LimitExceeded(int(reply[1]), int(reply[2]))
+        if status == "NONE":
+            raise NoneAvailable()
+        raise EventUnknown(status)
+
+    @staticmethod
+    def _check(reply: list[str]) -> list[str]:
+        status = reply[0]
+        if status == "GONE":
+            raise HoldGone()
+        if status == "NOT_OWNER":
+            raise NotOwner()
+        if status == "FENCED":
+            raise Fenced()
+        return reply
+
+    async def release(self, event_id: UUID, hold_id: UUID, customer_id: UUID | None) -> list[str]:
+        """Release a hold; `customer_id` None releases any customer's (admin)."""
+        owner = "" if customer_id is None else str(customer_id)
+        return self._check(await self._run("release", event_id, str(hold_id), owner))[1:]
+
+    async def extend(self, event_id: UUID, hold_id: UUID, customer_id: UUID) -> int:
+        reply = self._check(await self._run("extend", event_id, str(hold_id), str(customer_id)))
+        if reply[0] == "LIMIT":
+            raise ExtendLimit(int(reply[1]))
+        return int(reply[1])
+
+    async def fence(
+        self, event_id: UUID, hold_id: UUID, customer_id: UUID, fence_ms: int = FENCE_MS
+    ) -> FencedHold:
+        reply = self._check(
+            await self._run("fence", event_id, str(hold_id), str(customer_id), str(fence_ms))
+        )
+        record = json.loads(reply[1])
+        return FencedHold(hold_id, record["c"], list(record["s"]), record["t0"], record["t"])
+
+    async def confirmed(self, event_id: UUID, hold_id: UUID) -> None:
+        """The reservation committed: clear the hold, mirror its seats as reserved."""
+        await self._run("confirm", event_id, str(hold_id))
+
+    async def unfence(self, event_id: UUID, hold_id: UUID) -> None:
+        """The reservation did not commit and may be retried while the hold lasts."""
+        await self._run("unfence", event_id, str(hold_id))
+
+    async def abandon(self, event_id: UUID, hold_id: UUID) -> None:
+        """PostgreSQL refused the seats (already reserved): drop the hold and the mirror."""
+        await self._run("abandon", event_id, str(hold_id))
+
+    async def unreserved(self, event_id: UUID, customer_id: UUID, seat_ids: list[str]) -> None:
+        """A reservation was cancelled in PostgreSQL: its seats are open again."""
+        await self._run("unreserve", event_id, str(customer_id), *seat_ids)
+
+    async def live_holds(self, event_id: UUID) -> list[LiveHold]:
+        flat = await self._run("overlay", event_id)
+        if flat == ["[]"] or not flat or flat == [""]:
+            return []
+        return [
+            LiveHold(flat[i], flat[i + 1], flat[i + 2], int(flat[i + 3]))
+            for i in range(0, len(flat) - 3, 4)
+        ]
+
+    async def sweep(self, event_id: UUID) -> tuple[int | None, list[str]] | None:
+        """Release the event's expired holds now. Returns (next expiry ms, stale fenced hold
+        ids) or None when the event has nothing left in Redis and is dropped from the sweep.
+        """
+        reply = await self._run("sweep", event_id)
+        if reply[0] == "NO_MIRROR":
+            event = str(event_id)
+            await self._redis.call(lambda c: c.srem(SWEEP_SET, [event]))
+            return None
+        return (int(float(reply[0])) if reply[0] else None), reply[1:]
+
+    async def swept_events(self) -> list[UUID]:
+        members = await self._redis.call(lambda c: c.smembers(SWEEP_SET))
+        return [UUID(m.decode()) for m in members]

@@ -1,0 +1,38 @@
+"""SQL the hold engine needs: the snapshot its Redis mirror is built from."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from ticketing.db.database import Connection
+from ticketing.holds.engine import MirrorSnapshot
+
+
+async def mirror_snapshot(conn: Connection, event_id: UUID) -> MirrorSnapshot | None:
+    """The event's hold rules, its seats in best-available order, and what is reserved."""
+    event = await conn.fetchrow(
+        "SELECT max_num_seats, seat_hold_time, assigned_seating FROM events WHERE id = $1",
+        event_id,
+    )
+    if event is None:
+        return None
+    rows = await conn.fetch(
+        "SELECT id, coalesce(section, ''), coalesce(row, ''), coalesce(seat_number::text, ''),"
+        " status, customer_id FROM seats WHERE event_id = $1 ORDER BY price, position",
+        event_id,
+    )
+    reserved: list[str] = []
+    by_customer: dict[str, int] = {}
+    for row in rows:
+        if row[4] == "RESERVED":
+            reserved.append(str(row[0]))
+            customer = str(row[5])
+            by_customer[customer] = by_customer.get(customer, 0) + 1
+    return MirrorSnapshot(
+        max_num_seats=event[0],
+        seat_hold_time=event[1],
+        general_admission=not event[2],
+        seats=[(str(r[0]), r[1], r[2], r[3]) for r in rows],
+        reserved=reserved,
+        reserved_by_customer=by_customer,
+    )

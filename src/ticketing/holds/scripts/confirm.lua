@@ -1,0 +1,13 @@
+-- The reservation of a fenced hold committed in PostgreSQL: clear the hold and mirror
+-- its seats as reserved. ARGV: 2 hold id
+-- Returns {'OK'} | {'GONE'} (already settled)
+local raw = redis.call('HGET', K.holds, ARGV[2])
+if not raw then return {'GONE'} end
+local rec = cjson.decode(raw)
+local seats = drop_hold(ARGV[2], rec)
+if redis.call('EXISTS', K.meta) == 1 then
+  redis.call('SADD', K.reserved, unpack(seats))
+  redis.call('HINCRBY', K.rescount, rec.c, #seats)
+end
+announce('reserved', seats, 'RESERVED')
+return {'OK'}

@@ -1,0 +1,71 @@
+-- Hold seats for a customer, all or nothing, in one atomic step.
+-- ARGV: 2 hold id, 3 customer id, 4 mode: 'ids' then 5.. seat ids,
+--       or 'best' then 5 quantity, 6 section ('' for any), 7 adjacent ('1'/'0')
+-- Returns {'OK', expires, created, seat...} | {'NO_MIRROR'} | {'UNKNOWN', seat...}
+--       | {'UNAVAILABLE', seat...} | {'LIMIT', already, max} | {'NONE'}
+if redis.call('HGET', K.meta, 'registered') ~= '1' then return {'NO_MIRROR'} end
+local now = now_ms()
+purge(now)
+local hold_id, customer, mode = ARGV[2], ARGV[3], ARGV[4]
+
+local function free(seat)
+  return redis.call('SISMEMBER', K.reserved, seat) == 0 and redis.call('HEXISTS', K.held, seat) == 0
+end
+
+local chosen = {}
+if mode == 'ids' then
+  local unknown, taken = {}, {}
+  for i = 5, #ARGV do
+    local seat = ARGV[i]
+    if redis.call('SISMEMBER', K.seats, seat) == 0 then
+      unknown[#unknown + 1] = seat
+    elseif not free(seat) then
+      taken[#taken + 1] = seat
+    end
+    chosen[#chosen + 1] = seat
+  end
+  if #unknown > 0 then table.insert(unknown, 1, 'UNKNOWN'); return unknown end
+  if #taken > 0 then table.insert(taken, 1, 'UNAVAILABLE'); return taken end
+else
+  local quantity, section = tonumber(ARGV[5]), ARGV[6]
+  local adjacent = ARGV[7] == '1' and redis.call('HGET', K.meta, 'ga') ~= '1'
+  local run, run_row, run_num = {}, nil, nil
+  for _, entry in ipairs(redis.call('LRANGE', K.order, 0, -1)) do
+    local seat, sec, row, num = string.match(entry, '^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$')
+    if section == '' or sec == section then
+      if not adjacent then
+        if free(seat) then run[#run + 1] = seat end
+      else
+        local row_key, n = sec .. '\t' .. row, tonumber(num)
+        if not free(seat) then
+          run = {}
+        elseif #run > 0 and row_key == run_row and n == run_num + 1 then
+          run[#run + 1] = seat
+        else
+          run = {seat}
+        end
+        run_row, run_num = row_key, n
+      end
+      if #run == quantity then break end
+    end
+  end
+  if #run < quantity then return {'NONE'} end
+  chosen = run
+end
+
+local max = tonumber(redis.call('HGET', K.meta, 'max'))
+local already = tonumber(redis.call('HGET', K.custheld, customer) or '0')
+  + tonumber(redis.call('HGET', K.rescount, customer) or '0')
+if already + #chosen > max then return {'LIMIT', tostring(already), tostring(max)} end
+
+local seconds = tonumber(redis.call('HGET', K.meta, 'hold'))
+local expires = now + seconds * 1000
+for _, seat in ipairs(chosen) do redis.call('HSET', K.held, seat, hold_id) end
+redis.call('HSET', K.holds, hold_id,
+  cjson.encode({c = customer, s = chosen, t0 = now, t = expires, h = seconds, f = 0}))
+redis.call('ZADD', K.expiry, expires, hold_id)
+redis.call('HINCRBY', K.custheld, customer, #chosen)
+announce('held', chosen, 'ON_HOLD')
+local reply = {'OK', tostring(expires), tostring(now)}
+for _, seat in ipairs(chosen) do reply[#reply + 1] = seat end
+return reply

@@ -1,0 +1,26 @@
+-- Build the event's mirror from a PostgreSQL snapshot, unless another process already has.
+-- ARGV: 2 max, 3 hold seconds, 4 ga (0/1), 5 JSON {seats: [[id, section, row, number]...]
+--       in best-available order, reserved: [id...], rescount: {customer: n}}
+-- Holds are not touched: a rebuilt mirror goes under the holds that exist.
+-- Returns 1 when built, 0 when a mirror was there.
+if redis.call('EXISTS', K.meta) == 1 then return 0 end
+local snap = cjson.decode(ARGV[5])
+redis.call('DEL', K.seats, K.order, K.reserved, K.rescount)
+local ids, entries = {}, {}
+for _, s in ipairs(snap.seats) do
+  ids[#ids + 1] = s[1]
+  entries[#entries + 1] = s[1] .. '\t' .. s[2] .. '\t' .. s[3] .. '\t' .. s[4]
+  if #ids == 500 then
+    redis.call('SADD', K.seats, unpack(ids))
+    redis.call('RPUSH', K.order, unpack(entries))
+    ids, entries = {}, {}
+  end
+end
+if #ids > 0 then
+  redis.call('SADD', K.seats, unpack(ids))
+  redis.call('RPUSH', K.order, unpack(entries))
+end
+for _, id in ipairs(snap.reserved) do redis.call('SADD', K.reserved, id) end
+for customer, n in pairs(snap.rescount) do redis.call('HSET', K.rescount, customer, n) end
+redis.call('HSET', K.meta, 'max', ARGV[2], 'hold', ARGV[3], 'ga', ARGV[4], 'registered', '0')
+return 1

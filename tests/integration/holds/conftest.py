@@ -1,0 +1,59 @@
+"""A hold engine on the session's real Valkey, its mirror loaded from the real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from ticketing.cache.redis import Redis
+from ticketing.db.database import Database
+from ticketing.holds import repository
+from ticketing.holds.engine import HoldEngine, MirrorSnapshot, event_keys
+from ticketing.settings import Settings
+
+
+@pytest.fixture(scope="session")
+async def engine_parts(settings: Settings) -> AsyncIterator[tuple[HoldEngine, Redis, Database]]:
+    assert settings.database_url is not None
+    assert settings.redis_url is not None
+    db = Database(settings.database_url, min_size=1, max_size=10, timeout_seconds=5, retry_after=1)
+    redis = Redis(settings.redis_url, cluster=False, timeout_ms=2000, retry_after=1)
+    await db.open()
+    await redis.open()
+
+    async def load(event_id: UUID) -> MirrorSnapshot | None:
+        async with db.connection() as conn:
+            return await repository.mirror_snapshot(conn, event_id)
+
+    yield HoldEngine(redis, load), redis, db
+    await redis.close()
+    await db.close()
+
+
+@pytest.fixture
+def engine(engine_parts: tuple[HoldEngine, Redis, Database]) -> HoldEngine:
+    return engine_parts[0]
+
+
+@pytest.fixture
+def redis(engine_parts: tuple[HoldEngine, Redis, Database]) -> Redis:
+    return engine_parts[1]
+
+
+async def age_hold(redis: Redis, event_id: UUID, hold_id: UUID, by_ms: int) -> None:
+    """Move a hold's clock back by `by_ms`, as if that much time had passed."""
+    keys = event_keys(event_id)
+    holds, expiry = keys[8], keys[6]
+    raw = await redis.call(lambda c: c.hget(holds, str(hold_id)))
+    assert raw is not None
+    record: dict[str, Any] = json.loads(raw)
+    record["t"] -= by_ms
+    record["t0"] -= by_ms
+    score = await redis.call(lambda c: c.zscore(expiry, str(hold_id)))
+    assert score is not None
+    await redis.call(lambda c: c.hset(holds, {str(hold_id): json.dumps(record)}))
+    await redis.call(lambda c: c.zadd(expiry, {str(hold_id): score - by_ms}))
