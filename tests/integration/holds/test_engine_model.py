@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pytest
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
@@ -39,6 +40,7 @@ from ticketing.holds.engine import (
     MirrorSnapshot,
     NoneAvailable,
     NotOwner,
+    PlacedHold,
     SeatsUnavailable,
     event_keys,
 )
@@ -149,15 +151,19 @@ class HoldModel(RuleBasedStateMachine):
         wanted = [self.seats[i] for i in sorted(picks)]
         hold_id = uuid.uuid4()
         taken = [s for s in wanted if s in self.held or s in self.reserved]
+        outcome: PlacedHold | SeatsUnavailable | LimitExceeded
         try:
-            placed = self.world.run(self.world.engine.hold_seats(self.event, cid, hold_id, wanted))
-        except SeatsUnavailable as refused:
-            assert sorted(refused.seat_ids) == sorted(taken)
+            outcome = self.world.run(self.world.engine.hold_seats(self.event, cid, hold_id, wanted))
+        except (SeatsUnavailable, LimitExceeded) as refused:
+            outcome = refused
+        if isinstance(outcome, SeatsUnavailable):
+            assert sorted(outcome.seat_ids) == sorted(taken)
             return
-        except LimitExceeded:
+        if isinstance(outcome, LimitExceeded):
             assert not taken
             assert self._count(cid) + len(wanted) > MAX_PER_CUSTOMER
             return
+        placed = outcome
         assert not taken, f"held {wanted} over {taken}"
         assert self._count(cid) + len(wanted) <= MAX_PER_CUSTOMER
         assert placed.seat_ids == wanted
