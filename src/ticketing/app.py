@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import swagger_ui_bundle
 from litestar import Litestar
@@ -19,6 +22,7 @@ from litestar.static_files import create_static_files_router
 
 from ticketing.auth.guards import provide_caller, token_checked
 from ticketing.auth.tokens import TokenService
+from ticketing.cache.idempotency import Idempotency
 from ticketing.cache.redis import Redis
 from ticketing.customers.controller import CustomerController, SessionController
 from ticketing.customers.service import CustomerService
@@ -26,6 +30,16 @@ from ticketing.db.database import Database
 from ticketing.events.controller import EventController
 from ticketing.events.service import EventService
 from ticketing.health import HealthController
+from ticketing.holds import repository as holds_repo
+from ticketing.holds.controller import EventHoldsController, HoldController
+from ticketing.holds.engine import HoldEngine, MirrorSnapshot
+from ticketing.holds.service import HoldService
+from ticketing.holds.sweeper import Sweeper
+from ticketing.reservations.controller import (
+    CustomerReservationsController,
+    ReservationController,
+)
+from ticketing.reservations.service import ReservationService
 from ticketing.seats.controller import EventSeatsController, SeatController
 from ticketing.seats.service import SeatService
 from ticketing.settings import Settings, SettingsError
@@ -101,17 +115,32 @@ def create_app(settings: Settings | None = None) -> Litestar:
         tokens = TokenService(
             redis, admin_token=admin_token, ttl_seconds=settings.token_ttl_seconds
         )
+
+        async def snapshot(event_id: UUID) -> MirrorSnapshot | None:
+            async with db.connection() as conn:
+                return await holds_repo.mirror_snapshot(conn, event_id)
+
+        engine = HoldEngine(redis, snapshot)
+        holds = HoldService(db, redis, engine)
+        reservations = ReservationService(db, holds)
+        sweeper = asyncio.create_task(Sweeper(engine, redis, reservations.settle).run())
         state = app.state
         state.settings = settings
         state.db = db
         state.redis = redis
         state.tokens = tokens
-        state.events = EventService(db)
-        state.seats = SeatService(db)
-        state.customers = CustomerService(db, tokens)
+        state.events = EventService(db, engine)
+        state.seats = SeatService(db, engine)
+        state.customers = CustomerService(db, tokens, holds)
+        state.holds = holds
+        state.reservations = reservations
+        state.idempotency = Idempotency(redis)
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             await redis.close()
             await db.close()
 
@@ -128,6 +157,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SeatController,
             CustomerController,
             SessionController,
+            EventHoldsController,
+            HoldController,
+            ReservationController,
+            CustomerReservationsController,
             HealthController,
             create_static_files_router(
                 path="/api/assets", directories=[SWAGGER_ASSETS], include_in_schema=False
@@ -139,6 +172,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "seats": from_state("seats"),
             "customers": from_state("customers"),
             "tokens": from_state("tokens"),
+            "holds": from_state("holds"),
+            "reservations": from_state("reservations"),
+            "idempotency": from_state("idempotency"),
         },
         guards=[token_checked],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -104,16 +104,19 @@ async def _reset(database_url: str) -> None:
         await conn.close()
 
 
-async def _seed(database_url: str) -> str:
+async def _seed(database_url: str, redis_url: str) -> str:
+    from ticketing.cache.redis import Redis
     from ticketing.db.database import Database
     from ticketing.events.schemas import EventCreate, SeatingIn
     from ticketing.events.service import EventService
+    from ticketing.holds.engine import HoldEngine
     from ticketing.seats.schemas import RowIn, SectionIn
 
     db = Database(database_url, min_size=1, max_size=2, timeout_seconds=10, retry_after=1)
+    redis = Redis(redis_url, cluster=False, timeout_ms=2000, retry_after=1)
     await db.open()
     try:
-        event = await EventService(db).create(
+        event = await EventService(db, HoldEngine(redis, _no_snapshot)).create(
             EventCreate(
                 event_name="Demo Night: The Onsale Orchestra",
                 event_location="Main Hall, Example City",
@@ -141,7 +144,12 @@ async def _seed(database_url: str) -> str:
         )
     finally:
         await db.close()
+        await redis.close()
     return str(event.id)
+
+
+async def _no_snapshot(_: object) -> None:
+    """Creating an event never needs the hold mirror."""
 
 
 def _db(settings: Settings, args: argparse.Namespace) -> None:
@@ -149,7 +157,7 @@ def _db(settings: Settings, args: argparse.Namespace) -> None:
 
     if args.action == "reset" and not args.yes:
         _fail("db reset deletes every event, seat, customer and reservation; add --yes")
-    with _stack(settings, quiet=True, redis=False) as ready:
+    with _stack(settings, quiet=True, redis=args.action == "seed") as ready:
         assert ready.database_url
         if args.action == "upgrade":
             migrate.upgrade(ready.database_url, args.revision or "head")
@@ -161,7 +169,8 @@ def _db(settings: Settings, args: argparse.Namespace) -> None:
             print("Database reset to an empty schema at the latest migration.")
         elif args.action == "seed":
             migrate.upgrade(ready.database_url)
-            event_id = asyncio.run(_seed(ready.database_url))
+            assert ready.redis_url is not None
+            event_id = asyncio.run(_seed(ready.database_url, ready.redis_url))
             print(f"Seeded a demo event: /events/{event_id}")
 
 

@@ -77,7 +77,8 @@ class Redis:
                 unquote(parts.password), unquote(parts.username) if parts.username else None
             )
         tls = parts.scheme in {"rediss", "valkeys"}
-        backoff = BackoffStrategy(num_of_retries=6, factor=50, exponent_base=2)
+        # Reconnect attempts back off to at most ~0.8 s, so recovery after a restart is quick.
+        backoff = BackoffStrategy(num_of_retries=4, factor=50, exponent_base=2)
         if self._cluster:
             return GlideClusterClientConfiguration(
                 [address],

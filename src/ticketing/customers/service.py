@@ -21,6 +21,7 @@ from ticketing.customers.schemas import (
 )
 from ticketing.db.database import Database
 from ticketing.errors import Conflict, NotFound, VersionConflict
+from ticketing.holds.service import HoldService
 from ticketing.seats import repository as seats_repo
 from ticketing.seats.schemas import changed
 from ticketing.seats.service import seat_view
@@ -44,9 +45,10 @@ def _email_taken(exc: asyncpg.UniqueViolationError) -> Conflict:
 
 
 class CustomerService:
-    def __init__(self, db: Database, tokens: TokenService) -> None:
+    def __init__(self, db: Database, tokens: TokenService, holds: HoldService) -> None:
         self._db = db
         self._tokens = tokens
+        self._holds = holds
 
     async def sign_up(self, body: CustomerCreate) -> SignUp:
         customer_id = uuid4()
@@ -81,7 +83,7 @@ class CustomerService:
                 raise NotFound.of("customer", customer_id)
             reserved = await seats_repo.reserved_by_customer(conn, customer_id)
         view = customer_view(record)
-        view.seats_on_hold = []
+        view.seats_on_hold = await self._holds.seats_on_hold(customer_id, caller)
         view.seats_reserved = [seat_view(s, caller) for s in reserved]
         return view
 
@@ -115,7 +117,8 @@ class CustomerService:
                     code="CUSTOMER_HAS_RESERVATIONS",
                 )
             await customers_repo.delete(conn, customer_id)
-            # Revoked before the commit: if Redis is down nothing is deleted (503).
+            # Released and revoked before the commit: if Redis is down nothing is deleted (503).
+            await self._holds.release_all(customer_id)
             await self._tokens.revoke_all(customer_id)
 
     async def mint_token(self, customer_id: UUID) -> IssuedToken:

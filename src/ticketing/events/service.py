@@ -19,6 +19,7 @@ from ticketing.events.schemas import (
     EventList,
     EventPatch,
 )
+from ticketing.holds.engine import HoldEngine
 from ticketing.seats import layout
 from ticketing.seats import repository as seats_repo
 from ticketing.seats.schemas import changed
@@ -75,8 +76,9 @@ def _specs(sections: list) -> list[layout.SectionSpec]:  # type: ignore[type-arg
 
 
 class EventService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, engine: HoldEngine) -> None:
         self._db = db
+        self._engine = engine
 
     async def create(self, body: EventCreate) -> Event:
         if errors := _create_errors(body):
@@ -103,7 +105,7 @@ class EventService:
                 assigned_seating=assigned,
             )
             await seats_repo.insert_many(conn, record.id, assigned, planned)
-        return event_view(record, Availability(open=body.num_seats, on_hold=0, reserved=0))
+        return event_view(record, self._availability(body.num_seats, 0, 0))
 
     async def get(self, event_id: UUID) -> Event:
         async with self._db.connection() as conn:
@@ -111,7 +113,8 @@ class EventService:
             if record is None:
                 raise NotFound.of("event", event_id)
             reserved = await events_repo.reserved_count(conn, event_id)
-        return event_view(record, self._availability(record.num_seats, reserved))
+        on_hold = len(await self._engine.live_holds(event_id))
+        return event_view(record, self._availability(record.num_seats, reserved, on_hold))
 
     async def list_events(
         self,
@@ -168,8 +171,12 @@ class EventService:
                     raise seat_conflict(exc) from exc
             if changes or added:
                 record = await events_repo.update(conn, event_id, changes, seats_added=added)
+                await self._engine.invalidate(event_id)
             reserved = await events_repo.reserved_count(conn, event_id)
-        return event_view(record, self._availability(record.num_seats, reserved))
+        if changes or added:
+            await self._engine.invalidate(event_id)
+        on_hold = len(await self._engine.live_holds(event_id))
+        return event_view(record, self._availability(record.num_seats, reserved, on_hold))
 
     async def delete(self, event_id: UUID) -> None:
         async with self._db.transaction() as conn:
@@ -180,8 +187,18 @@ class EventService:
                 raise Conflict(
                     f"{reserved} seats of this event are reserved", code="EVENT_HAS_RESERVATIONS"
                 )
+            if held := await self._engine.live_holds(event_id):
+                raise Conflict(
+                    f"{len(held)} seats of this event are on hold", code="EVENT_HAS_HOLDS"
+                )
+            await self._engine.invalidate(event_id)
             await events_repo.delete(conn, event_id)
 
+    async def open_count(self, event_id: UUID) -> int:
+        event = await self.get(event_id)
+        assert isinstance(event.availability, Availability)
+        return event.availability.open
+
     @staticmethod
-    def _availability(num_seats: int, reserved: int) -> Availability:
-        return Availability(open=num_seats - reserved, on_hold=0, reserved=reserved)
+    def _availability(num_seats: int, reserved: int, on_hold: int) -> Availability:
+        return Availability(open=num_seats - reserved - on_hold, on_hold=on_hold, reserved=reserved)

@@ -142,6 +142,8 @@ class PlacedHold:
 
 @dataclass(frozen=True, slots=True)
 class FencedHold:
+    """A hold's record: its customer, seats and times."""
+
     hold_id: UUID
     customer_id: str
     seat_ids: list[str]
@@ -307,6 +309,15 @@ class HoldEngine:
     async def unreserved(self, event_id: UUID, customer_id: UUID, seat_ids: list[str]) -> None:
         """A reservation was cancelled in PostgreSQL: its seats are open again."""
         await self._run("unreserve", event_id, str(customer_id), *seat_ids)
+
+    async def record(self, event_id: UUID, hold_id: UUID) -> FencedHold | None:
+        """A hold's stored record (whether or not it has expired), or None."""
+        holds = event_keys(event_id)[8]
+        raw = await self._redis.call(lambda c: c.hget(holds, str(hold_id)))
+        if raw is None:
+            return None
+        rec = json.loads(raw)
+        return FencedHold(hold_id, rec["c"], list(rec["s"]), rec["t0"], rec["t"])
 
     async def live_holds(self, event_id: UUID) -> list[LiveHold]:
         flat = await self._run("overlay", event_id)

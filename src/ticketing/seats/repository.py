@@ -75,9 +75,17 @@ async def list_page(
     section: str | None,
     after_position: int | None,
     limit: int,
+    only: list[str] | None = None,
+    excluding: list[str] | None = None,
 ) -> list[SeatRecord]:
     where = ["s.event_id = $1"]
     args: list[Any] = [event_id]
+    if only is not None:
+        args.append(only)
+        where.append(f"s.id = ANY(${len(args)}::uuid[])")
+    if excluding:
+        args.append(excluding)
+        where.append(f"s.id <> ALL(${len(args)}::uuid[])")
     if status is not None:
         args.append(status)
         where.append(f"s.status = ${len(args)}")
@@ -147,6 +155,23 @@ async def update(conn: Connection, seat_id: UUID, changes: dict[str, Any]) -> Se
 
 async def delete(conn: Connection, seat_id: UUID) -> None:
     await conn.execute("DELETE FROM seats WHERE id = $1", seat_id)
+
+
+async def by_ids(conn: Connection, seat_ids: list[UUID]) -> list[SeatRecord]:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM {_FROM} WHERE s.id = ANY($1::uuid[]) ORDER BY s.position",
+        seat_ids,
+    )
+    return [_record(r) for r in rows]
+
+
+async def by_reservation(conn: Connection, reservation_id: UUID) -> list[SeatRecord]:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM {_FROM} WHERE s.id IN"
+        " (SELECT seat_id FROM reservation_seats WHERE reservation_id = $1) ORDER BY s.position",
+        reservation_id,
+    )
+    return [_record(r) for r in rows]
 
 
 async def reserved_by_customer(conn: Connection, customer_id: UUID) -> list[SeatRecord]:

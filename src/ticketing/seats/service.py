@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -12,6 +13,7 @@ from ticketing.db.database import Connection, Database
 from ticketing.errors import Conflict, FieldError, NotFound, ValidationFailed, VersionConflict
 from ticketing.events import repository as events_repo
 from ticketing.events.repository import EventRecord
+from ticketing.holds.engine import HoldEngine, LiveHold
 from ticketing.seats import layout
 from ticketing.seats import repository as seats_repo
 from ticketing.seats.repository import SeatRecord
@@ -27,22 +29,38 @@ from ticketing.seats.schemas import (
 from ticketing.validation import decode_cursor, encode_cursor
 
 
-def seat_view(record: SeatRecord, caller: Caller) -> Seat:
-    """A seat as `caller` may see it: the holder or owner only for themselves and admins."""
-    status: SeatStatus = "RESERVED" if record.status == "RESERVED" else "OPEN"
+def seat_view(record: SeatRecord, caller: Caller, hold: LiveHold | None = None) -> Seat:
+    """A seat as `caller` may see it, at this moment.
+
+    PostgreSQL says OPEN or RESERVED; a live hold in Redis makes an open seat ON_HOLD. The
+    holder or owner is shown only to themselves and to admins.
+    """
+    status: SeatStatus = "OPEN"
+    customer_id = record.customer_id
+    expires = None
+    if record.status == "RESERVED":
+        status = "RESERVED"
+    elif hold is not None:
+        status = "ON_HOLD"
+        customer_id = UUID(hold.customer_id)
+        expires = datetime.fromtimestamp(hold.expires_ms / 1000, UTC)
     return Seat(
         id=record.id,
         event_id=record.event_id,
         price=float(record.price),
         status=status,
         assigned_seating=record.assigned_seating,
-        customer_id=record.customer_id if caller.sees_customer(record.customer_id) else None,
+        customer_id=customer_id if caller.sees_customer(customer_id) else None,
         row=record.row,
         seat_number=record.seat_number,
         section=record.section,
-        hold_expires_at=None,
+        hold_expires_at=expires,
         version=record.version,
     )
+
+
+async def live_holds(engine: HoldEngine, event_id: UUID) -> dict[str, LiveHold]:
+    return {h.seat_id: h for h in await engine.live_holds(event_id)}
 
 
 def seat_conflict(exc: asyncpg.UniqueViolationError) -> Conflict:
@@ -78,8 +96,9 @@ async def plan_more_seats(
 
 
 class SeatService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, engine: HoldEngine) -> None:
         self._db = db
+        self._engine = engine
 
     async def list_for_event(
         self,
@@ -95,21 +114,21 @@ class SeatService:
         async with self._db.connection() as conn:
             if await events_repo.get(conn, event_id) is None:
                 raise NotFound.of("event", event_id)
-            if status == "ON_HOLD":
-                records: list[SeatRecord] = []
-            else:
-                records = await seats_repo.list_page(
-                    conn,
-                    event_id,
-                    status=status,
-                    section=section,
-                    after_position=after,
-                    limit=limit + 1,
-                )
+            held = await live_holds(self._engine, event_id)
+            records = await seats_repo.list_page(
+                conn,
+                event_id,
+                status="OPEN" if status == "ON_HOLD" else status,
+                section=section,
+                after_position=after,
+                limit=limit + 1,
+                only=list(held) if status == "ON_HOLD" else None,
+                excluding=list(held) if status == "OPEN" else None,
+            )
         more = len(records) > limit
         records = records[:limit]
         return SeatList(
-            items=[seat_view(r, caller) for r in records],
+            items=[seat_view(r, caller, held.get(str(r.id))) for r in records],
             next_cursor=encode_cursor([records[-1].position]) if more else None,
         )
 
@@ -169,6 +188,8 @@ class SeatService:
             except asyncpg.UniqueViolationError as exc:
                 raise seat_conflict(exc) from exc
             updated = await events_repo.update(conn, event_id, {}, seats_added=len(records))
+            await self._engine.invalidate(event_id)
+        await self._engine.invalidate(event_id)
         return SeatsAdded(items=[seat_view(r, ADMIN) for r in records], num_seats=updated.num_seats)
 
     async def get(self, seat_id: UUID, caller: Caller) -> Seat:
@@ -176,7 +197,8 @@ class SeatService:
             record = await seats_repo.get(conn, seat_id)
         if record is None:
             raise NotFound.of("seat", seat_id)
-        return seat_view(record, caller)
+        held = await live_holds(self._engine, record.event_id)
+        return seat_view(record, caller, held.get(str(record.id)))
 
     async def patch(self, seat_id: UUID, body: SeatPatch, expected: list[int] | None) -> Seat:
         changes = changed(body)
@@ -194,13 +216,17 @@ class SeatService:
                         for f in sorted(placement)
                     ]
                 )
-            self._require_open(record)
+            await self._require_open(record)
             if not changes:
                 return seat_view(record, ADMIN)
             try:
                 updated = await seats_repo.update(conn, seat_id, changes)
             except asyncpg.UniqueViolationError as exc:
                 raise seat_conflict(exc) from exc
+            # The mirror carries prices and places: forget it before and after the commit,
+            # so that no hold can rebuild it from the old rows in between.
+            await self._engine.invalidate(record.event_id)
+        await self._engine.invalidate(record.event_id)
         return seat_view(updated, ADMIN)
 
     async def delete(self, seat_id: UUID) -> None:
@@ -210,7 +236,7 @@ class SeatService:
                 raise NotFound.of("seat", seat_id)
             event = await events_repo.get(conn, record.event_id, for_update=True)
             assert event is not None
-            self._require_open(record)
+            await self._require_open(record)
             if event.num_seats <= 10:
                 raise Conflict("An event keeps at least 10 seats", code="MIN_SEATS")
             if event.max_num_seats > event.num_seats - 1:
@@ -219,13 +245,15 @@ class SeatService:
                 )
             await seats_repo.delete(conn, seat_id)
             await events_repo.update(conn, record.event_id, {}, seats_added=-1)
+            await self._engine.invalidate(record.event_id)
+        await self._engine.invalidate(record.event_id)
 
-    @staticmethod
-    def _require_open(record: SeatRecord) -> None:
-        if record.status != "OPEN":
-            raise Conflict(
-                f"The seat is {record.status}; only open seats change", code="SEAT_NOT_OPEN"
-            )
+    async def _require_open(self, record: SeatRecord) -> None:
+        status = record.status
+        if status == "OPEN" and str(record.id) in await live_holds(self._engine, record.event_id):
+            status = "ON_HOLD"
+        if status != "OPEN":
+            raise Conflict(f"The seat is {status}; only open seats change", code="SEAT_NOT_OPEN")
 
 
 def _wire(name: str) -> str:

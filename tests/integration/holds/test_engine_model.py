@@ -105,7 +105,7 @@ class HoldModel(RuleBasedStateMachine):
     def new_event(self) -> None:
         w = self.world
         event = w.run(
-            EventService(w.db).create(
+            EventService(w.db, w.engine).create(
                 EventCreate(
                     event_name="Model",
                     event_location="Model hall",

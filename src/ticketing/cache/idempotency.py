@@ -1,0 +1,118 @@
+"""`Idempotency-Key` for the POSTs that create holds and reservations.
+
+The first request with a key claims it (SET NX) with a fingerprint of the request; the
+answer is stored under the key for 24 h and replayed to every repeat with the same
+fingerprint, without doing the work again. A repeat with another body is a 409. A repeat
+that arrives while the first is still working waits for its answer. Keys are per customer,
+so two customers never see each other's answers. When the work fails with a 5xx nothing
+is stored, and the key may be retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from uuid import UUID
+
+import msgspec
+from glide import ConditionalChange, ExpirySet, ExpiryType
+
+from ticketing.cache.redis import Redis
+from ticketing.errors import AppError, Conflict, ValidationFailed
+
+TTL_SECONDS = 24 * 3600
+PENDING_SECONDS = 60
+
+
+class Stored(msgspec.Struct):
+    fingerprint: str
+    status: int = 0  # 0 while the first request is working
+    body: bytes = b""
+    headers: dict[str, str] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+def check_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255:
+        raise ValidationFailed.one("Idempotency-Key", "Must be 1 to 255 characters")
+    return key
+
+
+class Idempotency:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    @staticmethod
+    def _key(customer_id: UUID, key: str) -> str:
+        return f"idem:{customer_id}:{hashlib.sha256(key.encode()).hexdigest()}"
+
+    async def run(
+        self,
+        customer_id: UUID,
+        key: str,
+        request: bytes,
+        work: Callable[[], Awaitable[Answer]],
+    ) -> Answer:
+        redis_key = self._key(customer_id, key)
+        fingerprint = hashlib.sha256(request).hexdigest()
+        claim = msgspec.json.encode(Stored(fingerprint))
+        pending = ExpirySet(ExpiryType.SEC, PENDING_SECONDS)
+        claimed = await self._redis.call(
+            lambda c: c.set(
+                redis_key,
+                claim,
+                conditional_set=ConditionalChange.ONLY_IF_DOES_NOT_EXIST,
+                expiry=pending,
+            )
+        )
+        if claimed is None:
+            return await self._replay(redis_key, fingerprint)
+        try:
+            answer = await work()
+        except AppError as exc:
+            if exc.status >= 500:
+                await self._redis.call(lambda c: c.delete([redis_key]))
+                raise
+            answer = Answer(exc.status, msgspec.json.encode(exc.problem()), dict(exc.headers))
+            answer.headers["content-type"] = "application/problem+json"
+        except BaseException:
+            await self._redis.call(lambda c: c.delete([redis_key]))
+            raise
+        done = msgspec.json.encode(Stored(fingerprint, answer.status, answer.body, answer.headers))
+        expiry = ExpirySet(ExpiryType.SEC, TTL_SECONDS)
+        await self._redis.call(lambda c: c.set(redis_key, done, expiry=expiry))
+        return answer
+
+    async def _replay(self, redis_key: str, fingerprint: str) -> Answer:
+        for _ in range(200):
+            raw = await self._redis.call(lambda c: c.get(redis_key))
+            if raw is None:
+                raise Conflict(
+                    "The first request with this Idempotency-Key failed; send it again",
+                    code="IDEMPOTENCY_RETRY",
+                )
+            stored = msgspec.json.decode(raw, type=Stored)
+            if stored.fingerprint != fingerprint:
+                raise Conflict(
+                    "This Idempotency-Key was used with another request",
+                    code="IDEMPOTENCY_KEY_REUSED",
+                )
+            if stored.status:
+                return Answer(
+                    stored.status, stored.body, {**stored.headers, "Idempotent-Replayed": "true"}
+                )
+            await asyncio.sleep(0.05)
+        raise Conflict(
+            "The first request with this Idempotency-Key is still running",
+            code="IDEMPOTENCY_IN_PROGRESS",
+        )

@@ -1,0 +1,188 @@
+"""HTTP for holds, confirmation, and the seed service's seat routes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from ticketing.auth.caller import Caller
+from ticketing.auth.guards import customer_only, signed_in
+from ticketing.cache.idempotency import Answer, Idempotency, check_key
+from ticketing.errors import Conflict, Forbidden, NotFound
+from ticketing.events.service import EventService
+from ticketing.holds.schemas import Hold, HoldCreate, SeatStatusChange
+from ticketing.holds.service import HoldService
+from ticketing.reservations.schemas import Reservation
+from ticketing.reservations.service import ReservationService
+from ticketing.seats.schemas import Seat
+from ticketing.seats.service import SeatService
+from ticketing.web import Body
+
+_encoder = msgspec.json.Encoder()
+
+
+async def idempotent(
+    request: Request[Any, Any, Any],
+    caller: Caller,
+    store: Idempotency,
+    status: int,
+    work: Callable[[], Awaitable[msgspec.Struct]],
+    location: Callable[[msgspec.Struct], str] | None = None,
+) -> Response[bytes]:
+    """Run `work` once per Idempotency-Key (when one is sent) and answer as the first time."""
+
+    async def answer() -> Answer:
+        result = await work()
+        headers = {"content-type": "application/json"}
+        if location is not None:
+            headers["Location"] = location(result)
+        return Answer(status, _encoder.encode(result), headers)
+
+    key = check_key(request.headers.get("idempotency-key"))
+    if key is None:
+        first = await answer()
+    else:
+        customer = caller.require_customer()
+        fingerprint = f"{request.method} {request.url.path}\n".encode() + await request.body()
+        first = await store.run(customer, key, fingerprint, answer)
+    headers = {k: v for k, v in first.headers.items() if k != "content-type"}
+    return Response(
+        content=first.body,
+        status_code=first.status,
+        media_type=first.headers.get("content-type", "application/json"),
+        headers=headers,
+    )
+
+
+class EventHoldsController(Controller):
+    path = "/events/{event_id:uuid}"
+    tags = ["holds"]
+
+    @post("/holds", guards=[customer_only], dto=Body[HoldCreate], return_dto=None, status_code=201)
+    async def create_hold(
+        self,
+        request: Request[Any, Any, Any],
+        event_id: FromPath[UUID],
+        data: JSONBody[HoldCreate],
+        caller: NamedDependency[Caller],
+        holds: NamedDependency[HoldService],
+        idempotency: NamedDependency[Idempotency],
+    ) -> Response[Hold]:
+        """Hold seats: explicit `seatIds`, or best available by `quantity` (customer)."""
+        return await idempotent(  # type: ignore[return-value]
+            request,
+            caller,
+            idempotency,
+            201,
+            lambda: holds.create(event_id, caller, data),
+            lambda hold: f"/holds/{hold.id}",  # type: ignore[attr-defined]
+        )
+
+    @get("/open-count")
+    async def open_count(
+        self, event_id: FromPath[UUID], events: NamedDependency[EventService]
+    ) -> dict[str, int]:
+        """Seats neither held nor reserved (kept from the service this replaces)."""
+        return {"openSeats": await events.open_count(event_id)}
+
+    @patch(
+        "/seats/{seat_id:uuid}", guards=[customer_only], dto=Body[SeatStatusChange], return_dto=None
+    )
+    async def change_seat(
+        self,
+        event_id: FromPath[UUID],
+        seat_id: FromPath[UUID],
+        data: JSONBody[SeatStatusChange],
+        caller: NamedDependency[Caller],
+        holds: NamedDependency[HoldService],
+        reservations: NamedDependency[ReservationService],
+        seats: NamedDependency[SeatService],
+    ) -> Seat:
+        """Hold (`ON_HOLD`), confirm (`RESERVED`) or release (`OPEN`) one seat, as the seed did."""
+        if data.customer_id != caller.require_customer():
+            raise Forbidden("customerId must be the customer of the token")
+        current = await seats.get(seat_id, caller)
+        if current.event_id != event_id:
+            raise NotFound.of("seat", seat_id)
+        if data.status == "ON_HOLD":
+            await holds.create(event_id, caller, HoldCreate(seat_ids=[seat_id]))
+        else:
+            live = (await holds.overlay(event_id)).get(str(seat_id))
+            mine = live is not None and live.customer_id == str(data.customer_id)
+            if data.status == "RESERVED":
+                if current.status == "RESERVED" and current.customer_id == data.customer_id:
+                    return current
+                if not mine or live is None:
+                    raise Conflict("You hold no hold on this seat", code="HOLD_EXPIRED")
+                await reservations.confirm(UUID(live.hold_id), caller)
+            else:
+                if current.status == "RESERVED":
+                    raise Conflict(
+                        "A reserved seat is released by cancelling its reservation",
+                        code="SEAT_NOT_OPEN",
+                    )
+                if live is not None:
+                    if not mine:
+                        raise Conflict("Another customer holds this seat", code="SEATS_UNAVAILABLE")
+                    await holds.release(UUID(live.hold_id), caller)
+        return await seats.get(seat_id, caller)
+
+
+class HoldController(Controller):
+    path = "/holds"
+    tags = ["holds"]
+
+    @get("/{hold_id:uuid}", guards=[signed_in])
+    async def get_hold(
+        self,
+        hold_id: FromPath[UUID],
+        caller: NamedDependency[Caller],
+        holds: NamedDependency[HoldService],
+    ) -> Hold:
+        """A live hold (owner, admin); 404 once expired, released or confirmed."""
+        return await holds.get(hold_id, caller)
+
+    @post("/{hold_id:uuid}/extend", guards=[customer_only], status_code=200)
+    async def extend_hold(
+        self,
+        hold_id: FromPath[UUID],
+        caller: NamedDependency[Caller],
+        holds: NamedDependency[HoldService],
+    ) -> Hold:
+        """Push the expiry out by seatHoldTime, up to 3 x seatHoldTime after creation (owner)."""
+        return await holds.extend(hold_id, caller)
+
+    @delete("/{hold_id:uuid}", guards=[signed_in], status_code=204)
+    async def release_hold(
+        self,
+        hold_id: FromPath[UUID],
+        caller: NamedDependency[Caller],
+        holds: NamedDependency[HoldService],
+    ) -> None:
+        """Release a hold (owner, admin)."""
+        await holds.release(hold_id, caller)
+
+    @post("/{hold_id:uuid}/reservation", guards=[customer_only], status_code=201)
+    async def confirm_hold(
+        self,
+        request: Request[Any, Any, Any],
+        hold_id: FromPath[UUID],
+        caller: NamedDependency[Caller],
+        reservations: NamedDependency[ReservationService],
+        idempotency: NamedDependency[Idempotency],
+    ) -> Response[Reservation]:
+        """Confirm the hold into a reservation (owner); 409 HOLD_EXPIRED if it is gone."""
+        return await idempotent(  # type: ignore[return-value]
+            request,
+            caller,
+            idempotency,
+            201,
+            lambda: reservations.confirm(hold_id, caller),
+            lambda r: f"/reservations/{r.id}",  # type: ignore[attr-defined]
+        )

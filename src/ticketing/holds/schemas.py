@@ -1,0 +1,37 @@
+"""Hold bodies on the wire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from msgspec import Meta
+
+from ticketing.seats.schemas import Seat
+from ticketing.validation import Schema
+
+
+class HoldCreate(Schema):
+    """Either explicit `seatIds`, or best available: `quantity` (+ `section`, `adjacent`)."""
+
+    seat_ids: Annotated[list[UUID], Meta(min_length=1, max_length=100)] | None = None
+    quantity: Annotated[int, Meta(ge=1, le=100)] | None = None
+    section: Annotated[str, Meta(min_length=1, max_length=50)] | None = None
+    adjacent: bool = True
+
+
+class Hold(Schema):
+    id: UUID
+    event_id: UUID
+    customer_id: UUID
+    seats: list[Seat]
+    expires_at: datetime
+    created_at: datetime
+
+
+class SeatStatusChange(Schema):
+    """The seed service's seat route: hold, confirm or release one seat."""
+
+    customer_id: UUID
+    status: Literal["OPEN", "ON_HOLD", "RESERVED"]

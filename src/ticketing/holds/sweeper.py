@@ -1,0 +1,78 @@
+"""Releases expired holds within a tick, whichever process made them.
+
+Every worker runs one; a short lease in Redis (`holds:sweeper`) lets one of them work at a
+time, and another takes over within the lease when it dies. Each tick sweeps every event
+with a mirror: expired holds are released and announced, and fenced holds whose fence ran
+out (a confirmation that died) are settled against PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from uuid import UUID
+
+from glide import ConditionalChange, ExpirySet, ExpiryType
+
+from ticketing.cache.redis import Redis
+from ticketing.errors import AppError
+from ticketing.holds.engine import HoldEngine
+
+log = logging.getLogger("ticketing.sweeper")
+
+LEASE_KEY = "holds:sweeper"
+LEASE_MS = 2000
+
+
+class Sweeper:
+    def __init__(
+        self,
+        engine: HoldEngine,
+        redis: Redis,
+        settle: Callable[[UUID, UUID], Awaitable[None]],
+        interval: float = 0.25,
+    ) -> None:
+        self._engine = engine
+        self._redis = redis
+        self._settle = settle
+        self._interval = interval
+        self._token = secrets.token_hex(8)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                if await self._lead():
+                    await self.sweep_all()
+            except AppError as exc:
+                log.debug("sweeper waiting: %s", exc.detail)
+            except Exception:
+                log.exception("sweeper tick failed")
+            await asyncio.sleep(self._interval)
+
+    async def _lead(self) -> bool:
+        lease = ExpirySet(ExpiryType.MILLSEC, LEASE_MS)
+        taken = await self._redis.call(
+            lambda c: c.set(
+                LEASE_KEY,
+                self._token,
+                conditional_set=ConditionalChange.ONLY_IF_DOES_NOT_EXIST,
+                expiry=lease,
+            )
+        )
+        if taken is not None:
+            return True
+        holder = await self._redis.call(lambda c: c.get(LEASE_KEY))
+        if holder is not None and holder.decode() == self._token:
+            await self._redis.call(lambda c: c.pexpire(LEASE_KEY, LEASE_MS))
+            return True
+        return False
+
+    async def sweep_all(self) -> None:
+        for event_id in await self._engine.swept_events():
+            result = await self._engine.sweep(event_id)
+            if result is None:
+                continue
+            for hold_id in result[1]:
+                await self._settle(event_id, UUID(hold_id))

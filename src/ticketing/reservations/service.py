@@ -1,0 +1,187 @@
+"""Confirming holds into reservations, and cancelling them.
+
+Confirm fences the hold first (it cannot expire or be released while the reservation
+commits), then commits in PostgreSQL, whose conditional UPDATE and unique index decide,
+then clears the hold in Redis. If the process dies after the commit, the fence runs out
+and the sweeper finds the reservation by its hold id and finishes the job; if PostgreSQL
+refuses a seat (the mirror was behind), the hold and the mirror are dropped and nothing is
+sold twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from ticketing.auth.caller import Caller
+from ticketing.customers import repository as customers_repo
+from ticketing.db.database import Database
+from ticketing.errors import AppError, Conflict, DependencyUnavailable, NotFound
+from ticketing.events import repository as events_repo
+from ticketing.holds import engine as eng
+from ticketing.holds.service import HoldService
+from ticketing.reservations import repository as reservations_repo
+from ticketing.reservations.repository import ReservationRecord
+from ticketing.reservations.schemas import Reservation, ReservationList
+from ticketing.seats import repository as seats_repo
+from ticketing.seats.service import seat_view
+from ticketing.validation import decode_cursor, encode_cursor
+
+log = logging.getLogger("ticketing.reservations")
+
+
+class _SeatsTaken(Exception):
+    def __init__(self, seat_ids: list[str]) -> None:
+        super().__init__(seat_ids)
+        self.seat_ids = seat_ids
+
+
+class ReservationService:
+    def __init__(self, db: Database, holds: HoldService) -> None:
+        self._db = db
+        self._holds = holds
+        self._engine = holds.engine
+
+    async def _expired(self, hold_id: UUID, customer_id: UUID) -> Conflict:
+        extra = {}
+        async with self._db.connection() as conn:
+            done = await reservations_repo.by_hold(conn, hold_id)
+        if done is not None and done.customer_id == customer_id:
+            extra["reservationId"] = str(done.id)
+        return Conflict(
+            "The hold has expired, been released or been confirmed", code="HOLD_EXPIRED", **extra
+        )
+
+    async def confirm(self, hold_id: UUID, caller: Caller) -> Reservation:
+        customer_id = caller.require_customer()
+        event_id = await self._holds.event_of(hold_id)
+        if event_id is None:
+            raise await self._expired(hold_id, customer_id)
+        try:
+            fenced = await self._engine.fence(event_id, hold_id, customer_id)
+        except eng.HoldGone:
+            raise await self._expired(hold_id, customer_id) from None
+        except eng.NotOwner:
+            raise NotFound.of("hold", hold_id) from None
+        except eng.Fenced:
+            raise Conflict("The hold is already being confirmed", code="HOLD_CONFIRMING") from None
+        try:
+            record = await self._commit(event_id, customer_id, hold_id, fenced.seat_ids)
+        except _SeatsTaken as taken:
+            await self._engine.abandon(event_id, hold_id)
+            raise Conflict(
+                "Some seats were reserved meanwhile; nothing was reserved",
+                code="SEATS_UNAVAILABLE",
+                unavailableSeatIds=taken.seat_ids,
+            ) from None
+        except (AppError, asyncpg.PostgresError):
+            try:
+                await self._engine.unfence(event_id, hold_id)
+            except DependencyUnavailable:
+                log.warning("could not lift the fence of hold %s; it settles by itself", hold_id)
+            raise
+        try:
+            await self._engine.confirmed(event_id, hold_id)
+        except DependencyUnavailable:
+            # Committed: the reservation stands. The fence runs out and the sweeper settles.
+            log.warning("reservation %s committed; Redis update deferred to the sweeper", record.id)
+        return await self._view(record, caller)
+
+    async def _commit(
+        self, event_id: UUID, customer_id: UUID, hold_id: UUID, seat_ids: list[str]
+    ) -> ReservationRecord:
+        wanted = [UUID(s) for s in seat_ids]
+        async with self._db.transaction() as conn:
+            # One confirmation at a time per customer, so the limit below is exact.
+            if await customers_repo.get(conn, customer_id, for_update=True) is None:
+                raise NotFound.of("customer", customer_id)
+            event = await events_repo.get(conn, event_id)
+            if event is None:
+                raise NotFound.of("event", event_id)
+            already = await reservations_repo.reserved_count(conn, event_id, customer_id)
+            if already + len(wanted) > event.max_num_seats:
+                raise Conflict(
+                    f"A customer may reserve at most {event.max_num_seats} seats of this event",
+                    code="LIMIT_EXCEEDED",
+                    maxNumSeats=event.max_num_seats,
+                )
+            try:
+                record = await reservations_repo.insert(
+                    conn, uuid4(), event_id, customer_id, hold_id
+                )
+                moved = await reservations_repo.take_seats(
+                    conn, record.id, event_id, customer_id, wanted
+                )
+            except asyncpg.UniqueViolationError as exc:
+                raise _SeatsTaken(seat_ids) from exc
+            if len(moved) != len(wanted):
+                raise _SeatsTaken(sorted(set(seat_ids) - {str(m) for m in moved}))
+            return record
+
+    async def settle(self, event_id: UUID, hold_id: UUID) -> None:
+        """A fenced hold's fence ran out: finish its confirmation, or lift the fence."""
+        async with self._db.connection() as conn:
+            done = await reservations_repo.by_hold(conn, hold_id)
+        if done is not None:
+            await self._engine.confirmed(event_id, hold_id)
+        else:
+            await self._engine.unfence(event_id, hold_id)
+
+    async def get(self, reservation_id: UUID, caller: Caller) -> Reservation:
+        async with self._db.connection() as conn:
+            record = await reservations_repo.get_live(conn, reservation_id)
+        if record is None:
+            raise NotFound.of("reservation", reservation_id)
+        caller.require_self_or_admin(record.customer_id, "reservation")
+        if not caller.is_admin and caller.customer_id != record.customer_id:
+            raise NotFound.of("reservation", reservation_id)
+        return await self._view(record, caller)
+
+    async def list_for_customer(
+        self, customer_id: UUID, caller: Caller, *, limit: int, cursor: str | None
+    ) -> ReservationList:
+        caller.require_self_or_admin(customer_id)
+        after = decode_cursor(cursor, tuple[datetime, UUID]) if cursor else None
+        async with self._db.connection() as conn:
+            if await customers_repo.get(conn, customer_id) is None:
+                raise NotFound.of("customer", customer_id)
+            records = await reservations_repo.list_live(conn, customer_id, after, limit + 1)
+        more = len(records) > limit
+        records = records[:limit]
+        last = records[-1] if records else None
+        return ReservationList(
+            items=[await self._view(r, caller) for r in records],
+            next_cursor=encode_cursor([last.created_at, last.id]) if more and last else None,
+        )
+
+    async def cancel(self, reservation_id: UUID) -> None:
+        async with self._db.transaction() as conn:
+            record = await reservations_repo.get_live(conn, reservation_id, for_update=True)
+            if record is None:
+                raise NotFound.of("reservation", reservation_id)
+            seats = await reservations_repo.cancel(conn, reservation_id)
+            # Forget the mirror before the commit (a Redis outage then cancels nothing) ...
+            await self._engine.invalidate(record.event_id)
+        try:
+            # ... and open the seats in it after, so a mirror rebuilt meanwhile is right too.
+            await self._engine.unreserved(
+                record.event_id, record.customer_id, [str(s) for s in seats]
+            )
+        except DependencyUnavailable:
+            log.warning(
+                "reservation %s cancelled; the mirror is rebuilt at the next hold", reservation_id
+            )
+
+    async def _view(self, record: ReservationRecord, caller: Caller) -> Reservation:
+        async with self._db.connection() as conn:
+            seats = await seats_repo.by_reservation(conn, record.id)
+        return Reservation(
+            id=record.id,
+            event_id=record.event_id,
+            customer_id=record.customer_id,
+            seats=[seat_view(s, caller) for s in seats],
+            created_at=record.created_at.astimezone(UTC),
+        )
