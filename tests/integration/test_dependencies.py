@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -157,3 +158,73 @@ async def test_losing_redis_loses_sessions_only(
     )
     problem(response, 401, "UNAUTHORIZED")
     assert (await faulty.get(f"/customers/{customer_id}", headers=ADMIN)).status_code == 200
+
+
+async def _sign_up(client: AsyncTestClient[Any]) -> tuple[str, dict[str, str]]:
+    body = (await client.post("/customers", json={"firstName": "F", "lastName": "S"})).json()
+    return body["customer"]["id"], {"Authorization": f"Bearer {body['token']}"}
+
+
+async def test_postgres_down_during_confirm_leaves_nothing_partial(
+    faulty: AsyncTestClient[Any], own_servers: tuple[EmbeddedPostgres, EmbeddedValkey]
+) -> None:
+    postgres, _ = own_servers
+    event = (await faulty.post("/events", json=event_body(), headers=ADMIN)).json()
+    _, fan = await _sign_up(faulty)
+    hold = (
+        await faulty.post(f"/events/{event['id']}/holds", json={"quantity": 2}, headers=fan)
+    ).json()
+    postgres.stop()
+    try:
+        _unavailable(
+            await faulty.post(f"/holds/{hold['id']}/reservation", headers=fan), "postgresql"
+        )
+    finally:
+        postgres.start()
+    # The hold survived, unfenced: the customer simply tries again.
+    response = await _when_recovered(
+        lambda: faulty.post(f"/holds/{hold['id']}/reservation", headers=fan)
+    )
+    assert response.status_code == 201, response.text
+    conn = await asyncpg.connect(postgres.url)
+    try:
+        count = await conn.fetchval(
+            "SELECT count(*) FROM reservations WHERE event_id = $1", uuid.UUID(event["id"])
+        )
+    finally:
+        await conn.close()
+    assert count == 1
+
+
+async def test_redis_restart_mid_flow_keeps_reservations_and_loses_holds_cleanly(
+    faulty: AsyncTestClient[Any], own_servers: tuple[EmbeddedPostgres, EmbeddedValkey]
+) -> None:
+    _, valkey = own_servers
+    event = (await faulty.post("/events", json=event_body(numSeats=10), headers=ADMIN)).json()
+    _, fan = await _sign_up(faulty)
+    sold = (
+        await faulty.post(f"/events/{event['id']}/holds", json={"quantity": 2}, headers=fan)
+    ).json()
+    reservation = (await faulty.post(f"/holds/{sold['id']}/reservation", headers=fan)).json()
+    held = (
+        await faulty.post(f"/events/{event['id']}/holds", json={"quantity": 2}, headers=fan)
+    ).json()
+    valkey.kill()  # no persistence: every hold, session and mirror is gone
+    valkey.start()
+    await _when_recovered(lambda: faulty.get("/health/ready"))
+    assert (
+        await faulty.get(f"/reservations/{reservation['id']}", headers=ADMIN)
+    ).status_code == 200
+    _, rival = await _sign_up(faulty)
+    sold_ids = [s["id"] for s in sold["seats"]]
+    refused = await faulty.post(
+        f"/events/{event['id']}/holds", json={"seatIds": sold_ids}, headers=rival
+    )
+    problem(refused, 409, "SEATS_UNAVAILABLE")
+    freed = [s["id"] for s in held["seats"]]
+    taken = await faulty.post(
+        f"/events/{event['id']}/holds", json={"seatIds": freed}, headers=rival
+    )
+    assert taken.status_code == 201, taken.text
+    availability = (await faulty.get(f"/events/{event['id']}")).json()["availability"]
+    assert availability == {"open": 6, "onHold": 2, "reserved": 2}
