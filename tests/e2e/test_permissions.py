@@ -56,6 +56,21 @@ CASES = {
     "delete customer": Case("DELETE", "/customers/{a}", None, (401, 204, 404, 204)),
     "mint token": Case("POST", "/customers/{a}/tokens", None, (401, 403, 403, 201)),
     "sign out": Case("DELETE", "/sessions/current", None, (401, 204, 204, 403)),
+    "hold seats": Case("POST", "/events/{event}/holds", {"quantity": 1}, (401, 201, 201, 403)),
+    "get hold": Case("GET", "/holds/{hold}", None, (401, 200, 404, 200)),
+    "extend hold": Case("POST", "/holds/{hold}/extend", None, (401, 200, 404, 403)),
+    "release hold": Case("DELETE", "/holds/{hold}", None, (401, 204, 404, 204)),
+    "confirm hold": Case("POST", "/holds/{hold}/reservation", None, (401, 201, 404, 403)),
+    "get reservation": Case("GET", "/reservations/{reservation}", None, (401, 200, 404, 200)),
+    "cancel reservation": Case("DELETE", "/reservations/{reservation}", None, (401, 403, 403, 204)),
+    "list reservations": Case("GET", "/customers/{a}/reservations", None, (401, 200, 404, 200)),
+    "open count": Case("GET", "/events/{event}/open-count", None, (200, 200, 200, 200)),
+    "seed seat route": Case(
+        "PATCH",
+        "/events/{event}/seats/{seat}",
+        {"customerId": "{a}", "status": "ON_HOLD"},
+        (401, 200, 403, 403),
+    ),
     "liveness": Case("GET", "/health", None, (200, 200, 200, 200)),
     "readiness": Case("GET", "/health/ready", None, (200, 200, 200, 200)),
 }
@@ -65,8 +80,8 @@ CASES = {
 @pytest.mark.parametrize("name", list(CASES))
 async def test_permission_matrix(client: Client, name: str, role: str) -> None:
     case = CASES[name]
-    event = await make_event(client, numSeats=12, maxNumSeats=5)
-    seat = (await seats_of(client, event["id"]))[0]
+    event = await make_event(client, numSeats=12, maxNumSeats=5, seating={"price": 1})
+    seat = (await seats_of(client, event["id"]))[-1]  # best available takes the front seats
     a = await make_customer(client)
     b = await make_customer(client)
     headers = {
@@ -75,8 +90,23 @@ async def test_permission_matrix(client: Client, name: str, role: str) -> None:
         "customer_b": b.headers,
         "admin": ADMIN,
     }[role]
-    path = case.path.format(event=event["id"], seat=seat["id"], a=a.id)
-    response = await client.request(case.method, path, json=case.body, headers=headers)
+    names = {"event": event["id"], "seat": seat["id"], "a": a.id}
+    if "{hold}" in case.path:
+        hold = await client.post(
+            f"/events/{event['id']}/holds", json={"quantity": 1}, headers=a.headers
+        )
+        names["hold"] = hold.json()["id"]
+    if "{reservation}" in case.path:
+        sold = await client.post(
+            f"/events/{event['id']}/holds", json={"quantity": 1}, headers=a.headers
+        )
+        done = await client.post(f"/holds/{sold.json()['id']}/reservation", headers=a.headers)
+        names["reservation"] = done.json()["id"]
+    path = case.path.format(**names)
+    body = None
+    if case.body is not None:
+        body = {k: v.format(**names) if isinstance(v, str) else v for k, v in case.body.items()}
+    response = await client.request(case.method, path, json=body, headers=headers)
     expected = case.expected[ROLES.index(role)]
     assert response.status_code == expected, f"{name} as {role}: {response.text}"
     if expected >= 400:
