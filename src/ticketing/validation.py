@@ -22,6 +22,7 @@ import msgspec
 from ticketing.errors import FieldError, ValidationFailed
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Schema(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
@@ -139,6 +140,14 @@ def decode_body(body: bytes, struct_type: type[T]) -> T:
 
 def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(msgspec.json.encode(values)).decode().rstrip("=")
+
+
+def page(records: list[R], limit: int, key: Callable[[R], list[Any]]) -> tuple[list[R], str | None]:
+    """Cut a list fetched with `limit + 1` rows to one page and the cursor of the next."""
+    if len(records) <= limit:
+        return records, None
+    kept = records[:limit]
+    return kept, encode_cursor(key(kept[-1]))
 
 
 def decode_cursor(cursor: str, types: type[T]) -> T:

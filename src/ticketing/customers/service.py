@@ -25,7 +25,7 @@ from ticketing.holds.service import HoldService
 from ticketing.seats import repository as seats_repo
 from ticketing.seats.schemas import changed
 from ticketing.seats.service import seat_view
-from ticketing.validation import decode_cursor, encode_cursor
+from ticketing.validation import decode_cursor, page
 
 
 def customer_view(record: CustomerRecord) -> Customer:
@@ -67,13 +67,8 @@ class CustomerService:
         after = decode_cursor(cursor, tuple[datetime, UUID]) if cursor else None
         async with self._db.connection() as conn:
             records = await customers_repo.list_page(conn, after=after, limit=limit + 1)
-        more = len(records) > limit
-        records = records[:limit]
-        last = records[-1] if records else None
-        return CustomerList(
-            items=[customer_view(r) for r in records],
-            next_cursor=encode_cursor([last.created_at, last.id]) if more and last else None,
-        )
+        records, next_cursor = page(records, limit, lambda r: [r.created_at, r.id])
+        return CustomerList(items=[customer_view(r) for r in records], next_cursor=next_cursor)
 
     async def get(self, customer_id: UUID, caller: Caller) -> Customer:
         caller.require_self_or_admin(customer_id)

@@ -24,7 +24,7 @@ from ticketing.seats import layout
 from ticketing.seats import repository as seats_repo
 from ticketing.seats.schemas import changed
 from ticketing.seats.service import plan_more_seats, seat_conflict
-from ticketing.validation import decode_cursor, encode_cursor
+from ticketing.validation import decode_cursor, page
 
 
 def event_view(record: EventRecord, availability: Availability | None = None) -> Event:
@@ -137,13 +137,8 @@ class EventService:
                 after=after,
                 limit=limit + 1,
             )
-        more = len(records) > limit
-        records = records[:limit]
-        last = records[-1] if records else None
-        return EventList(
-            items=[event_view(r) for r in records],
-            next_cursor=encode_cursor([last.event_at, last.id]) if more and last else None,
-        )
+        records, next_cursor = page(records, limit, lambda r: [r.event_at, r.id])
+        return EventList(items=[event_view(r) for r in records], next_cursor=next_cursor)
 
     async def patch(self, event_id: UUID, body: EventPatch, expected: list[int] | None) -> Event:
         changes = changed(body)

@@ -28,7 +28,7 @@ from ticketing.reservations.repository import ReservationRecord
 from ticketing.reservations.schemas import Reservation, ReservationList
 from ticketing.seats import repository as seats_repo
 from ticketing.seats.service import seat_view
-from ticketing.validation import decode_cursor, encode_cursor
+from ticketing.validation import decode_cursor, page
 
 log = logging.getLogger("ticketing.reservations")
 
@@ -149,12 +149,9 @@ class ReservationService:
             if await customers_repo.get(conn, customer_id) is None:
                 raise NotFound.of("customer", customer_id)
             records = await reservations_repo.list_live(conn, customer_id, after, limit + 1)
-        more = len(records) > limit
-        records = records[:limit]
-        last = records[-1] if records else None
+        records, next_cursor = page(records, limit, lambda r: [r.created_at, r.id])
         return ReservationList(
-            items=[await self._view(r, caller) for r in records],
-            next_cursor=encode_cursor([last.created_at, last.id]) if more and last else None,
+            items=[await self._view(r, caller) for r in records], next_cursor=next_cursor
         )
 
     async def cancel(self, reservation_id: UUID) -> None:

@@ -26,7 +26,7 @@ from ticketing.seats.schemas import (
     SeatStatus,
     changed,
 )
-from ticketing.validation import decode_cursor, encode_cursor
+from ticketing.validation import decode_cursor, page
 
 
 def seat_view(record: SeatRecord, caller: Caller, hold: LiveHold | None = None) -> Seat:
@@ -125,11 +125,10 @@ class SeatService:
                 only=list(held) if status == "ON_HOLD" else None,
                 excluding=list(held) if status == "OPEN" else None,
             )
-        more = len(records) > limit
-        records = records[:limit]
+        records, next_cursor = page(records, limit, lambda r: [r.position])
         return SeatList(
             items=[seat_view(r, caller, held.get(str(r.id))) for r in records],
-            next_cursor=encode_cursor([records[-1].position]) if more else None,
+            next_cursor=next_cursor,
         )
 
     async def add(self, event_id: UUID, body: SeatsAdd) -> SeatsAdded:
