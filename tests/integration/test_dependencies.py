@@ -228,3 +228,28 @@ async def test_redis_restart_mid_flow_keeps_reservations_and_loses_holds_cleanly
     assert taken.status_code == 201, taken.text
     availability = (await faulty.get(f"/events/{event['id']}")).json()["availability"]
     assert availability == {"open": 6, "onHold": 2, "reserved": 2}
+
+
+async def test_hold_attempts_need_no_postgres(
+    faulty: AsyncTestClient[Any], own_servers: tuple[EmbeddedPostgres, EmbeddedValkey]
+) -> None:
+    postgres, _ = own_servers
+    event = (await faulty.post("/events", json=event_body(numSeats=10), headers=ADMIN)).json()
+    _, first = await _sign_up(faulty)
+    _, second = await _sign_up(faulty)
+    warm = await faulty.post(f"/events/{event['id']}/holds", json={"quantity": 1}, headers=first)
+    assert warm.status_code == 201  # the mirror is built from PostgreSQL once, here
+    postgres.stop()
+    try:
+        held = await faulty.post(
+            f"/events/{event['id']}/holds", json={"quantity": 2}, headers=second
+        )
+        assert held.status_code == 201, held.text
+        assert [s["status"] for s in held.json()["seats"]] == ["ON_HOLD", "ON_HOLD"]
+        taken = [s["id"] for s in held.json()["seats"]]
+        refused = await faulty.post(
+            f"/events/{event['id']}/holds", json={"seatIds": taken}, headers=first
+        )
+        problem(refused, 409, "SEATS_UNAVAILABLE")
+    finally:
+        postgres.start()

@@ -73,8 +73,9 @@ class MirrorSnapshot:
     max_num_seats: int
     seat_hold_time: int
     general_admission: bool
-    # (id, section, row, number) in best-available order: cheapest first, then front to back.
-    seats: list[tuple[str, str, str, str]]
+    # (id, section, row, number, price, version) in best-available order: cheapest first,
+    # then front to back. Empty strings stand for the nulls of general admission.
+    seats: list[tuple[str, str, str, str, str, str]]
     reserved: list[str]
     reserved_by_customer: dict[str, int]
 
@@ -133,11 +134,31 @@ class ExtendLimit(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class SeatDetails:
+    """A held seat as the mirror knows it, enough to answer without PostgreSQL."""
+
+    seat_id: str
+    section: str | None
+    row: str | None
+    seat_number: int | None
+    price: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
 class PlacedHold:
     hold_id: UUID
     seat_ids: list[str]
     expires_ms: int
     created_ms: int
+    seats: list[SeatDetails]
+
+
+def _details(seat_id: str, packed: str) -> SeatDetails:
+    section, row, number, price, version = packed.split("\t")
+    return SeatDetails(
+        seat_id, section or None, row or None, int(number) if number else None, price, int(version)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +273,11 @@ class HoldEngine:
     def _placed(hold_id: UUID, reply: list[str]) -> PlacedHold:
         status = reply[0]
         if status == "OK":
-            return PlacedHold(hold_id, reply[3:], int(reply[1]), int(reply[2]))
+            pairs = reply[3:]
+            seats = [_details(pairs[i], pairs[i + 1]) for i in range(0, len(pairs), 2)]
+            return PlacedHold(
+                hold_id, [s.seat_id for s in seats], int(reply[1]), int(reply[2]), seats
+            )
         if status == "UNKNOWN":
             raise UnknownSeats(reply[1:])
         if status == "UNAVAILABLE":

@@ -9,6 +9,7 @@ holds that may have gone, which every reader checks.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from uuid import UUID, uuid4
 
 from glide import ExpirySet, ExpiryType
@@ -18,7 +19,7 @@ from ticketing.cache.redis import Redis
 from ticketing.db.database import Database
 from ticketing.errors import Conflict, FieldError, NotFound, ValidationFailed
 from ticketing.holds import engine as eng
-from ticketing.holds.engine import HoldEngine, LiveHold
+from ticketing.holds.engine import HoldEngine, LiveHold, SeatDetails
 from ticketing.holds.schemas import Hold, HoldCreate
 from ticketing.seats import repository as seats_repo
 from ticketing.seats.schemas import Seat
@@ -37,6 +38,23 @@ def _customer_key(customer_id: UUID | str) -> str:
 
 def _time(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _held_seat(event_id: UUID, seat: SeatDetails, customer_id: UUID, expires_ms: int) -> Seat:
+    """A seat just held, shown to its holder."""
+    return Seat(
+        id=UUID(seat.seat_id),
+        event_id=event_id,
+        price=float(Decimal(seat.price)),
+        status="ON_HOLD",
+        assigned_seating=seat.section is not None,
+        customer_id=customer_id,
+        row=seat.row,
+        seat_number=seat.seat_number,
+        section=seat.section,
+        hold_expires_at=_time(expires_ms),
+        version=seat.version,
+    )
 
 
 class HoldService:
@@ -94,10 +112,15 @@ class HoldService:
                 maxNumSeats=exc.maximum,
             ) from None
         await self._index(event_id, customer_id, hold_id, placed.expires_ms)
-        return await self._view(
-            hold_id, event_id, str(customer_id), placed.seat_ids, placed.created_ms,
-            placed.expires_ms, caller,
-        )  # fmt: skip
+        # The answer is built from what the hold script returned: no PostgreSQL on this path.
+        return Hold(
+            id=hold_id,
+            event_id=event_id,
+            customer_id=customer_id,
+            seats=[_held_seat(event_id, d, customer_id, placed.expires_ms) for d in placed.seats],
+            expires_at=_time(placed.expires_ms),
+            created_at=_time(placed.created_ms),
+        )
 
     async def _index(self, event_id: UUID, customer_id: UUID, hold_id: UUID, expires: int) -> None:
         # Long enough for every extension and a confirmation's fence.
@@ -127,9 +150,14 @@ class HoldService:
             raise NotFound.of("hold", hold_id)
         created = await self._created(event_id, hold_id)
         return await self._view(
-            hold_id, event_id, customer, [s.seat_id for s in seats], created,
-            seats[0].expires_ms, caller,
-        )  # fmt: skip
+            hold_id,
+            event_id,
+            customer,
+            [s.seat_id for s in seats],
+            created,
+            seats[0].expires_ms,
+            caller,
+        )
 
     async def _created(self, event_id: UUID, hold_id: UUID) -> int:
         record = await self.engine.record(event_id, hold_id)

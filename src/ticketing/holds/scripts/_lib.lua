@@ -2,7 +2,7 @@
 --
 -- KEYS, the same for every script, all under the event's hash tag {ev:<eventId>}:
 --   1 meta      HASH  max, hold (seconds), ga (0/1), registered (0/1): the mirror's header
---   2 seats     SET   every seat id of the event
+--   2 seats     HASH  seat id -> "section\trow\tnumber\tprice\tversion" for every seat
 --   3 order     LIST  "id\tsection\trow\tnumber", cheapest first, then front to back
 --   4 reserved  SET   seat ids reserved in PostgreSQL (the mirror)
 --   5 rescount  HASH  customer id -> seats reserved in this event

@@ -1,7 +1,8 @@
 -- Hold seats for a customer, all or nothing, in one atomic step.
 -- ARGV: 2 hold id, 3 customer id, 4 mode: 'ids' then 5.. seat ids,
 --       or 'best' then 5 quantity, 6 section ('' for any), 7 adjacent ('1'/'0')
--- Returns {'OK', expires, created, seat...} | {'NO_MIRROR'} | {'UNKNOWN', seat...}
+-- Returns {'OK', expires, created, seat, details, seat, details...} (details as in `seats`,
+--         so the answer needs no PostgreSQL) | {'NO_MIRROR'} | {'UNKNOWN', seat...}
 --       | {'UNAVAILABLE', seat...} | {'LIMIT', already, max} | {'NONE'}
 if redis.call('HGET', K.meta, 'registered') ~= '1' then return {'NO_MIRROR'} end
 local now = now_ms()
@@ -17,7 +18,7 @@ if mode == 'ids' then
   local unknown, taken = {}, {}
   for i = 5, #ARGV do
     local seat = ARGV[i]
-    if redis.call('SISMEMBER', K.seats, seat) == 0 then
+    if redis.call('HEXISTS', K.seats, seat) == 0 then
       unknown[#unknown + 1] = seat
     elseif not free(seat) then
       taken[#taken + 1] = seat
@@ -67,5 +68,8 @@ redis.call('ZADD', K.expiry, expires, hold_id)
 redis.call('HINCRBY', K.custheld, customer, #chosen)
 announce('held', chosen, 'ON_HOLD')
 local reply = {'OK', tostring(expires), tostring(now)}
-for _, seat in ipairs(chosen) do reply[#reply + 1] = seat end
+for _, seat in ipairs(chosen) do
+  reply[#reply + 1] = seat
+  reply[#reply + 1] = redis.call('HGET', K.seats, seat)
+end
 return reply

@@ -1,23 +1,25 @@
 -- Build the event's mirror from a PostgreSQL snapshot, unless another process already has.
--- ARGV: 2 max, 3 hold seconds, 4 ga (0/1), 5 JSON {seats: [[id, section, row, number]...]
+-- ARGV: 2 max, 3 hold seconds, 4 ga (0/1), 5 JSON {seats: [[id, section, row, number, price,
+--       version]...]
 --       in best-available order, reserved: [id...], rescount: {customer: n}}
 -- Holds are not touched: a rebuilt mirror goes under the holds that exist.
 -- Returns 1 when built, 0 when a mirror was there.
 if redis.call('EXISTS', K.meta) == 1 then return 0 end
 local snap = cjson.decode(ARGV[5])
 redis.call('DEL', K.seats, K.order, K.reserved, K.rescount)
-local ids, entries = {}, {}
+local info, entries = {}, {}
 for _, s in ipairs(snap.seats) do
-  ids[#ids + 1] = s[1]
+  info[#info + 1] = s[1]
+  info[#info + 1] = s[2] .. '\t' .. s[3] .. '\t' .. s[4] .. '\t' .. s[5] .. '\t' .. s[6]
   entries[#entries + 1] = s[1] .. '\t' .. s[2] .. '\t' .. s[3] .. '\t' .. s[4]
-  if #ids == 500 then
-    redis.call('SADD', K.seats, unpack(ids))
+  if #entries == 500 then
+    redis.call('HSET', K.seats, unpack(info))
     redis.call('RPUSH', K.order, unpack(entries))
-    ids, entries = {}, {}
+    info, entries = {}, {}
   end
 end
-if #ids > 0 then
-  redis.call('SADD', K.seats, unpack(ids))
+if #entries > 0 then
+  redis.call('HSET', K.seats, unpack(info))
   redis.call('RPUSH', K.order, unpack(entries))
 end
 for _, id in ipairs(snap.reserved) do redis.call('SADD', K.reserved, id) end
