@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
 
-from glide import ExpirySet, ExpiryType
+from glide import Batch, ClusterBatch, ExpirySet, ExpiryType, GlideClient, GlideClusterClient
 
 from ticketing.auth.caller import Caller
 from ticketing.cache.redis import Redis
@@ -123,12 +123,27 @@ class HoldService:
         )
 
     async def _index(self, event_id: UUID, customer_id: UUID, hold_id: UUID, expires: int) -> None:
+        """Record which event the hold is in and whose it is: one pipelined round trip."""
         # Long enough for every extension and a confirmation's fence.
-        ttl = ExpirySet(ExpiryType.SEC, 3 * 3600 + INDEX_SLACK_SECONDS)
-        await self._redis.call(lambda c: c.set(_hold_key(hold_id), str(event_id), expiry=ttl))
+        ttl = 3 * 3600 + INDEX_SLACK_SECONDS
         ckey = _customer_key(customer_id)
-        await self._redis.call(lambda c: c.sadd(ckey, [f"{event_id}/{hold_id}"]))
-        await self._redis.call(lambda c: c.expire(ckey, 3 * 3600 + INDEX_SLACK_SECONDS))
+
+        def fill(batch: Batch | ClusterBatch) -> None:
+            batch.set(_hold_key(hold_id), str(event_id), expiry=ExpirySet(ExpiryType.SEC, ttl))
+            batch.sadd(ckey, [f"{event_id}/{hold_id}"])
+            batch.expire(ckey, ttl)
+
+        async def run(client: GlideClient | GlideClusterClient) -> None:
+            if isinstance(client, GlideClusterClient):
+                cluster_batch = ClusterBatch(is_atomic=False)
+                fill(cluster_batch)
+                await client.exec(cluster_batch, raise_on_error=True)
+            else:
+                batch = Batch(is_atomic=False)
+                fill(batch)
+                await client.exec(batch, raise_on_error=True)
+
+        await self._redis.call(run)
 
     async def event_of(self, hold_id: UUID) -> UUID | None:
         raw = await self._redis.call(lambda c: c.get(_hold_key(hold_id)))
