@@ -346,8 +346,6 @@ class HoldEngine:
 
     async def live_holds(self, event_id: UUID) -> list[LiveHold]:
         flat = await self._run("overlay", event_id)
-        if flat == ["[]"] or not flat or flat == [""]:
-            return []
         return [
             LiveHold(flat[i], flat[i + 1], flat[i + 2], int(flat[i + 3]))
             for i in range(0, len(flat) - 3, 4)

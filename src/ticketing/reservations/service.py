@@ -136,8 +136,6 @@ class ReservationService:
         if record is None:
             raise NotFound.of("reservation", reservation_id)
         caller.require_self_or_admin(record.customer_id, "reservation")
-        if not caller.is_admin and caller.customer_id != record.customer_id:
-            raise NotFound.of("reservation", reservation_id)
         return await self._view(record, caller)
 
     async def list_for_customer(

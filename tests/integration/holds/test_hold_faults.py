@@ -51,18 +51,24 @@ async def _live_reservations_per_seat(pg: Any, event_id: str) -> dict[str, int]:
     return {str(r[0]): r[1] for r in rows}
 
 
+async def _commit_then_crash(
+    side: Side, event_id: str, customer_id: str, hold_id: str, fence_ms: int = 30_000
+) -> None:
+    """Confirm a hold up to its PostgreSQL commit and stop there, as a process that died."""
+    event, customer, hold = uuid.UUID(event_id), uuid.UUID(customer_id), uuid.UUID(hold_id)
+    fenced = await side.engine.fence(event, hold, customer, fence_ms=fence_ms)
+    await side.reservations._commit(event, customer, hold, fenced.seat_ids)
+
+
 async def test_crash_between_commit_and_redis_never_sells_twice(
     client: Client, pg: Any, side: Side
 ) -> None:
-    state = side
     event = await make_event(client)
     fan, rival = await make_customer(client), await make_customer(client)
     hold = await _hold(client, event["id"], fan, 2)
-    event_id, hold_id = uuid.UUID(event["id"]), uuid.UUID(hold["id"])
+    event_id = uuid.UUID(event["id"])
     seat_ids = [s["id"] for s in hold["seats"]]
-    # Confirm up to the commit, then "crash": Redis never hears of it.
-    fenced = await state.engine.fence(event_id, hold_id, uuid.UUID(fan.id), fence_ms=300)
-    await state.reservations._commit(event_id, uuid.UUID(fan.id), hold_id, fenced.seat_ids)
+    await _commit_then_crash(side, event["id"], fan.id, hold["id"], fence_ms=300)
     refused = await client.post(
         f"/events/{event['id']}/holds", json={"seatIds": seat_ids}, headers=rival.headers
     )
@@ -70,9 +76,9 @@ async def test_crash_between_commit_and_redis_never_sells_twice(
     # The fence runs out; the sweeper finds the committed reservation and finishes the job.
     for _ in range(40):
         await asyncio.sleep(0.1)
-        if not await state.engine.live_holds(event_id):
+        if not await side.engine.live_holds(event_id):
             break
-    assert await state.engine.live_holds(event_id) == []
+    assert await side.engine.live_holds(event_id) == []
     refused = await client.post(
         f"/events/{event['id']}/holds", json={"seatIds": seat_ids}, headers=rival.headers
     )
@@ -88,15 +94,13 @@ async def test_crash_between_commit_and_redis_never_sells_twice(
 async def test_crash_and_redis_flush_still_never_sells_twice(
     client: Client, pg: Any, side: Side
 ) -> None:
-    state = side
     event = await make_event(client)
     fan, rival = await make_customer(client), await make_customer(client)
     hold = await _hold(client, event["id"], fan, 1)
-    event_id, hold_id = uuid.UUID(event["id"]), uuid.UUID(hold["id"])
-    fenced = await state.engine.fence(event_id, hold_id, uuid.UUID(fan.id))
-    await state.reservations._commit(event_id, uuid.UUID(fan.id), hold_id, fenced.seat_ids)
+    event_id = uuid.UUID(event["id"])
+    await _commit_then_crash(side, event["id"], fan.id, hold["id"])
     keys: list[str | bytes] = list(event_keys(event_id))
-    await state.redis.call(lambda c: c.delete(keys))  # the event's Redis state is lost
+    await side.redis.call(lambda c: c.delete(keys))  # the event's Redis state is lost
     seat_id = hold["seats"][0]["id"]
     refused = await client.post(
         f"/events/{event['id']}/holds", json={"seatIds": [seat_id]}, headers=rival.headers
@@ -108,19 +112,15 @@ async def test_crash_and_redis_flush_still_never_sells_twice(
 async def test_stale_mirror_lets_a_hold_through_that_confirmation_refuses(
     client: Client, pg: Any, side: Side
 ) -> None:
-    state = side
     event = await make_event(client)
     fan, rival = await make_customer(client), await make_customer(client)
     first = await _hold(client, event["id"], fan, 1)
     seat_id = first["seats"][0]["id"]
     event_id = uuid.UUID(event["id"])
-    fenced = await state.engine.fence(event_id, uuid.UUID(first["id"]), uuid.UUID(fan.id))
-    await state.reservations._commit(
-        event_id, uuid.UUID(fan.id), uuid.UUID(first["id"]), fenced.seat_ids
-    )
+    await _commit_then_crash(side, event["id"], fan.id, first["id"])
     # Lose the hold but keep a mirror that does not know of the reservation (worst case).
-    await state.redis.call(lambda c: c.hdel(event_keys(event_id)[8], [first["id"]]))
-    await state.redis.call(lambda c: c.hdel(event_keys(event_id)[5], [seat_id]))
+    await side.redis.call(lambda c: c.hdel(event_keys(event_id)[8], [first["id"]]))
+    await side.redis.call(lambda c: c.hdel(event_keys(event_id)[5], [seat_id]))
     second = await client.post(
         f"/events/{event['id']}/holds", json={"seatIds": [seat_id]}, headers=rival.headers
     )
@@ -157,13 +157,12 @@ async def test_confirm_against_release_exactly_one_wins(client: Client, pg: Any)
 async def test_confirm_against_expiry_is_all_or_nothing(
     client: Client, pg: Any, side: Side
 ) -> None:
-    state = side
     for i in range(12):
         event = await make_event(client)
         fan = await make_customer(client)
         hold = await _hold(client, event["id"], fan, 2)
         # Leave the hold a few milliseconds to live, then race the confirmation against it.
-        await age_hold(state.redis, uuid.UUID(event["id"]), uuid.UUID(hold["id"]), 60_000 - 3 * i)
+        await age_hold(side.redis, uuid.UUID(event["id"]), uuid.UUID(hold["id"]), 60_000 - 3 * i)
         response = await client.post(f"/holds/{hold['id']}/reservation", headers=fan.headers)
         sold = await _live_reservations_per_seat(pg, event["id"])
         seats = {
