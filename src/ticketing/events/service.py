@@ -188,6 +188,7 @@ class EventService:
                 )
             await self._engine.invalidate(event_id)
             await events_repo.delete(conn, event_id)
+        await self._engine.invalidate(event_id)  # live readers learn it is gone
 
     async def open_count(self, event_id: UUID) -> int:
         event = await self.get(event_id)

@@ -9,9 +9,14 @@ from ticketing.holds.engine import MirrorSnapshot
 
 
 async def mirror_snapshot(conn: Connection, event_id: UUID) -> MirrorSnapshot | None:
-    """The event's hold rules, its seats in best-available order, and what is reserved."""
+    """The event's hold rules, its seats in best-available order, and what is reserved.
+
+    FOR SHARE waits for an admin change to the event in flight (they lock its row), so a
+    mirror is never rebuilt from rows about to change, nor for an event about to go.
+    """
     event = await conn.fetchrow(
-        "SELECT max_num_seats, seat_hold_time, assigned_seating FROM events WHERE id = $1",
+        "SELECT max_num_seats, seat_hold_time, assigned_seating FROM events WHERE id = $1"
+        " FOR SHARE",
         event_id,
     )
     if event is None:
