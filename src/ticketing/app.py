@@ -35,6 +35,8 @@ from ticketing.holds.controller import EventHoldsController, HoldController
 from ticketing.holds.engine import HoldEngine, MirrorSnapshot
 from ticketing.holds.service import HoldService
 from ticketing.holds.sweeper import Sweeper
+from ticketing.live.controller import LiveController
+from ticketing.live.feed import LiveFeed
 from ticketing.reservations.controller import (
     CustomerReservationsController,
     ReservationController,
@@ -124,6 +126,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         holds = HoldService(db, redis, engine)
         reservations = ReservationService(db, holds)
         sweeper = asyncio.create_task(Sweeper(engine, redis, reservations.settle).run())
+        live = LiveFeed(redis, engine)
+        live.start()
         state = app.state
         state.settings = settings
         state.db = db
@@ -135,9 +139,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state.holds = holds
         state.reservations = reservations
         state.idempotency = Idempotency(redis)
+        state.live = live
         try:
             yield
         finally:
+            await live.close()
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
@@ -161,6 +167,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HoldController,
             ReservationController,
             CustomerReservationsController,
+            LiveController,
             HealthController,
             create_static_files_router(
                 path="/api/assets", directories=[SWAGGER_ASSETS], include_in_schema=False
@@ -175,6 +182,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "holds": from_state("holds"),
             "reservations": from_state("reservations"),
             "idempotency": from_state("idempotency"),
+            "live": from_state("live"),
+            "settings": from_state("settings"),
         },
         guards=[token_checked],
         exception_handlers=EXCEPTION_HANDLERS,

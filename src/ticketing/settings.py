@@ -139,6 +139,9 @@ class Settings:
     retry_after_seconds: int = _spec(
         "TICKETING_RETRY_AFTER", _int(1, 3600), "Retry-After sent with 503 answers"
     )
+    stream_heartbeat_seconds: int = _spec(
+        "TICKETING_STREAM_HEARTBEAT", _int(1, 300), "seconds between heartbeats on idle streams"
+    )
     log_level: str = _spec(
         "TICKETING_LOG_LEVEL", _choice("debug", "info", "warning", "error"), "log level"
     )
@@ -193,6 +196,7 @@ _DEFAULTS: dict[str, Any] = {
     "redis_timeout_ms": 1000,
     "max_body_bytes": 1024 * 1024,
     "retry_after_seconds": 2,
+    "stream_heartbeat_seconds": 15,
     "log_level": "info",
     "migrate_on_start": True,
 }

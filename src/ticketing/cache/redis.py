@@ -68,7 +68,7 @@ class Redis:
         self._lock = asyncio.Lock()
         self._last_failure = 0.0
 
-    def _config(self) -> GlideClientConfiguration | GlideClusterClientConfiguration:
+    def config(self) -> GlideClientConfiguration | GlideClusterClientConfiguration:
         parts = urlsplit(self._url)
         address = NodeAddress(parts.hostname or "127.0.0.1", parts.port or 6379)
         credentials = None
@@ -113,7 +113,7 @@ class Redis:
                 return self._client
             if time.monotonic() - self._last_failure < 1.0:
                 raise DependencyUnavailable("redis", self._retry_after)
-            config = self._config()
+            config = self.config()
             try:
                 async with asyncio.timeout(max(self._timeout_ms / 1000 * 3, 1.0)):
                     if isinstance(config, GlideClusterClientConfiguration):
@@ -137,6 +137,14 @@ class Redis:
     @property
     def cluster(self) -> bool:
         return self._cluster
+
+    @property
+    def timeout_ms(self) -> int:
+        return self._timeout_ms
+
+    @property
+    def retry_after(self) -> int:
+        return self._retry_after
 
     async def call(self, op: Callable[[Client], Awaitable[T]]) -> T:
         """Run one operation on the client, turning a lost server into a 503."""

@@ -49,6 +49,7 @@ def event_keys(event_id: UUID) -> list[str]:
             "custheld",
             "holds",
             "seq",
+            "epoch",
         )
     ]
 
@@ -81,6 +82,18 @@ class MirrorSnapshot:
 
 
 SnapshotLoader = Callable[[UUID], Awaitable[MirrorSnapshot | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class EventStatus:
+    """Every seat of an event at one point of its change sequence."""
+
+    epoch: str  # changes when the sequence starts again (Redis lost the event's state)
+    sequence: int
+    general_admission: bool
+    seats: dict[str, str]  # seat id -> "section\trow\tnumber\tprice\tversion"
+    reserved: list[str]
+    held: dict[str, int]  # seat id -> hold expiry, ms since the epoch
 
 
 # Outcomes a caller must handle. They carry data, not HTTP: the service decides the answer.
@@ -235,10 +248,24 @@ class HoldEngine:
         meta = event_keys(event_id)[0]
         await self._redis.call(lambda c: c.hset(meta, {"registered": "1"}))
 
-    async def invalidate(self, event_id: UUID) -> None:
-        """Forget the mirror (not the holds) after an admin change; the next hold rebuilds it."""
-        keys: list[str | bytes] = list(event_keys(event_id)[:5])
-        await self._redis.call(lambda c: c.delete(keys))
+    async def invalidate(self, event_id: UUID, *, seats_changed: bool = True) -> None:
+        """Forget the mirror (not the holds) after a change in PostgreSQL; the next step
+        rebuilds it. When the seats themselves changed, live readers start afresh now.
+        """
+        await self._run("forget", event_id, "1" if seats_changed else "0")
+
+    async def status(self, event_id: UUID) -> EventStatus:
+        """Every seat's status at one sequence number (expired holds released first)."""
+        reply = await self._with_mirror(event_id, "status")
+        n = int(reply[3])
+        at = 4
+        seats = {reply[i]: reply[i + 1] for i in range(at, at + 2 * n, 2)}
+        at += 2 * n
+        m = int(reply[at])
+        reserved = reply[at + 1 : at + 1 + m]
+        at += 1 + m
+        held = {reply[i]: int(reply[i + 1]) for i in range(at, len(reply) - 1, 2)}
+        return EventStatus(reply[0], int(reply[1]), reply[2] == "1", seats, reserved, held)
 
     async def hold_seats(
         self, event_id: UUID, customer_id: UUID, hold_id: UUID, seat_ids: list[str]

@@ -159,7 +159,7 @@ class ReservationService:
                 raise NotFound.of("reservation", reservation_id)
             seats = await reservations_repo.cancel(conn, reservation_id)
             # Forget the mirror before the commit (a Redis outage then cancels nothing) ...
-            await self._engine.invalidate(record.event_id)
+            await self._engine.invalidate(record.event_id, seats_changed=False)
         try:
             # ... and open the seats in it after, so a mirror rebuilt meanwhile is right too.
             await self._engine.unreserved(

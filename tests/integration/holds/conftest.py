@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from litestar.testing import AsyncTestClient
 
 from ticketing.cache.redis import Redis
 from ticketing.db.database import Database
@@ -17,7 +18,11 @@ from ticketing.settings import Settings
 
 
 @pytest.fixture(scope="session")
-async def engine_parts(settings: Settings) -> AsyncIterator[tuple[HoldEngine, Redis, Database]]:
+async def engine_parts(
+    settings: Settings, client: AsyncTestClient[Any]
+) -> AsyncIterator[tuple[HoldEngine, Redis, Database]]:
+    # `client` first: glide reads the replies of every client of a process on the loop of the
+    # first one made, and the in-process client blocks this loop while the app serves.
     assert settings.database_url is not None
     assert settings.redis_url is not None
     db = Database(settings.database_url, min_size=1, max_size=10, timeout_seconds=5, retry_after=1)

@@ -12,13 +12,14 @@
 --   9 holds     HASH  hold id -> JSON {c: customer, s: [seats], t0: created, t: expires,
 --                                      h: hold seconds, f: 1 while fenced for confirmation}
 --  10 seq       STRING the event's change counter
+--  11 epoch      STRING when the counter started (ms): a new epoch means it started again
 -- ARGV[1] is the event's pub/sub channel; the rest is per script.
 --
 -- Time is the server's clock (TIME), the same for every API process.
 
 local K = {
   meta = KEYS[1], seats = KEYS[2], order = KEYS[3], reserved = KEYS[4], rescount = KEYS[5],
-  held = KEYS[6], expiry = KEYS[7], custheld = KEYS[8], holds = KEYS[9], seq = KEYS[10],
+  held = KEYS[6], expiry = KEYS[7], custheld = KEYS[8], holds = KEYS[9], seq = KEYS[10], epoch = KEYS[11],
   channel = ARGV[1],
 }
 
@@ -27,9 +28,23 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local function announce(kind, seats, status)
+-- The counter's epoch; set when the counter starts (first use, or after Redis lost it).
+local function epoch()
+  local e = redis.call('GET', K.epoch)
+  if not e then
+    e = tostring(now_ms())
+    redis.call('SET', K.epoch, e)
+  end
+  return e
+end
+
+-- Count a change and tell live readers: {e: epoch, seq, kind, status, seats, t: expiry ms}.
+-- `seats` may be empty ('layout': the seats themselves changed; readers start afresh).
+local function announce(kind, seats, status, expires)
   local seq = redis.call('INCR', K.seq)
-  redis.call('PUBLISH', K.channel, cjson.encode({seq = seq, kind = kind, status = status, seats = seats}))
+  local e = epoch()
+  redis.call('PUBLISH', K.channel, cjson.encode(
+    {e = e, seq = seq, kind = kind, status = status, seats = seats, t = expires}))
   return seq
 end
 

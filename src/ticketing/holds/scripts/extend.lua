@@ -10,5 +10,5 @@ if expires > latest then return {'LIMIT', tostring(latest)} end
 rec.t = expires
 redis.call('HSET', K.holds, ARGV[2], cjson.encode(rec))
 redis.call('ZADD', K.expiry, expires, ARGV[2])
-announce('extended', rec.s, 'ON_HOLD')
+announce('extended', rec.s, 'ON_HOLD', expires)
 return {'OK', tostring(expires)}

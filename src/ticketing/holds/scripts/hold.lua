@@ -66,7 +66,7 @@ redis.call('HSET', K.holds, hold_id,
   cjson.encode({c = customer, s = chosen, t0 = now, t = expires, h = seconds, f = 0}))
 redis.call('ZADD', K.expiry, expires, hold_id)
 redis.call('HINCRBY', K.custheld, customer, #chosen)
-announce('held', chosen, 'ON_HOLD')
+announce('held', chosen, 'ON_HOLD', expires)
 local reply = {'OK', tostring(expires), tostring(now)}
 for _, seat in ipairs(chosen) do
   reply[#reply + 1] = seat

@@ -3,6 +3,7 @@
 --       version]...]
 --       in best-available order, reserved: [id...], rescount: {customer: n}}
 -- Holds are not touched: a rebuilt mirror goes under the holds that exist.
+-- Live readers are told to start afresh.
 -- Returns 1 when built, 0 when a mirror was there.
 if redis.call('EXISTS', K.meta) == 1 then return 0 end
 local snap = cjson.decode(ARGV[5])
@@ -25,4 +26,7 @@ end
 for _, id in ipairs(snap.reserved) do redis.call('SADD', K.reserved, id) end
 for customer, n in pairs(snap.rescount) do redis.call('HSET', K.rescount, customer, n) end
 redis.call('HSET', K.meta, 'max', ARGV[2], 'hold', ARGV[3], 'ga', ARGV[4], 'registered', '0')
+-- Reserved seats may differ from what live readers were told (a cancel or confirmation whose
+-- Redis step was lost): they start afresh from the new mirror.
+announce('layout', {}, '')
 return 1

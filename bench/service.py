@@ -1,0 +1,149 @@
+"""The service as an operator starts it, for the benchmark and the docs' pictures.
+
+`running()` gives PostgreSQL and Redis (the ones DATABASE_URL and REDIS_URL name, else the
+embedded servers in a scratch folder) and `serve()` starts `ticketing serve` on them with
+Granian's workers, returning once it answers ready.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from ticketing.db import migrate
+from ticketing.embedded import EmbeddedStack, free_port
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Stack:
+    database_url: str
+    redis_url: str
+    admin_token: str
+    scratch: Path
+    embedded: bool
+
+
+@dataclass(frozen=True)
+class Server:
+    base_url: str
+    pid: int
+    log: Path
+
+
+@contextmanager
+def running() -> Iterator[Stack]:
+    """PostgreSQL and Redis, migrated; embedded unless DATABASE_URL and REDIS_URL are set."""
+    database_url = os.environ.get("DATABASE_URL")
+    redis_url = os.environ.get("REDIS_URL")
+    with tempfile.TemporaryDirectory(prefix="ticketing-bench-") as scratch:
+        folder = Path(scratch)
+        stack = EmbeddedStack(
+            folder / "data",
+            postgres=database_url is None,
+            valkey=redis_url is None,
+            durable=False,
+        )
+        with stack:
+            db = stack.postgres.url if stack.postgres else database_url
+            redis = stack.valkey.url if stack.valkey else redis_url
+            assert db is not None
+            assert redis is not None
+            migrate.upgrade(db)
+            yield Stack(db, redis, secrets.token_urlsafe(24), folder, stack.postgres is not None)
+
+
+@contextmanager
+def serve(
+    stack: Stack,
+    *,
+    workers: int = 1,
+    app: str | None = None,
+    env: dict[str, str] | None = None,
+    name: str = "service",
+) -> Iterator[Server]:
+    """`ticketing serve` (or, with `app`, Granian on another ASGI factory) until the block ends."""
+    port = free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TICKETING_")}
+    environ.update(
+        DATABASE_URL=stack.database_url,
+        REDIS_URL=stack.redis_url,
+        TICKETING_ADMIN_TOKEN=stack.admin_token,
+        TICKETING_PORT=str(port),
+        TICKETING_WORKERS=str(workers),
+        TICKETING_MIGRATE_ON_START="false",
+        TICKETING_DATA_DIR=str(stack.scratch / "data"),
+        TICKETING_LOG_LEVEL="warning",
+        **(env or {}),
+    )
+    if app is None:
+        command = [str(BIN / "ticketing"), "serve"]
+        ready = "/health/ready"
+    else:
+        command = [
+            str(BIN / "granian"),
+            "--interface", "asgi", "--factory", "--loop", "uvloop", "--no-access-log",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), app,
+        ]  # fmt: skip
+        ready = "/ready"
+    log = stack.scratch / f"{name}-{port}.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, env=environ, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited:\n{log.read_text()}")
+        try:
+            if httpx.get(base + ready, timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"{name} did not become ready:\n{log.read_text()}")
+        time.sleep(0.05)
+    try:
+        yield Server(base, proc.pid, log)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def worker_pids(server: Server) -> list[int]:
+    """The Granian worker processes under the server (its children's children included)."""
+    found: list[int] = []
+    frontier = [server.pid]
+    while frontier:
+        pid = frontier.pop()
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found.append(child)
+            frontier.append(child)
+    return found
+
+
+def resident_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0

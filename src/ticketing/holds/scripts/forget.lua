@@ -1,0 +1,6 @@
+-- Drop the mirror, not the holds, so the next step rebuilds it from PostgreSQL.
+-- ARGV: 2 '1' when the seats themselves changed (an admin added, moved, repriced or removed
+-- some): live readers are told to start afresh. A rebuilt mirror tells them too (load.lua).
+redis.call('DEL', K.meta, K.seats, K.order, K.reserved, K.rescount)
+if ARGV[2] == '1' then announce('layout', {}, '') end
+return {'OK'}

@@ -1,0 +1,113 @@
+"""HTTP for live availability: counts, the Server-Sent Events stream, and the seat map page."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Stream
+
+from ticketing.events.service import EventService
+from ticketing.live.feed import LiveFeed
+from ticketing.live.view import Availability, EventView, Listener
+from ticketing.settings import Settings
+
+MAP_PAGE = (Path(__file__).parent / "map.html").read_text()
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+async def _frames(
+    feed: LiveFeed, view: EventView, listener: Listener, heartbeat: float
+) -> AsyncIterator[bytes]:
+    # Tells EventSource clients to reconnect after 2 s; they send Last-Event-ID and resume.
+    yield b"retry: 2000\n\n"
+    try:
+        while True:
+            try:
+                frame = await asyncio.wait_for(listener.queue.get(), heartbeat)
+            except TimeoutError:
+                yield b'event: heartbeat\ndata: {"sequence":%d}\n\n' % view.sequence
+                continue
+            if frame is None:
+                return
+            yield frame
+    finally:
+        feed.leave(view, listener)
+
+
+class LiveController(Controller):
+    path = "/events/{event_id:uuid}"
+    tags = ["availability"]
+
+    @get("/availability")
+    async def availability(
+        self, event_id: FromPath[UUID], live: NamedDependency[LiveFeed]
+    ) -> Availability:
+        """Open, on-hold and reserved counts, overall and per section, at a sequence number.
+
+        The sequence grows with every change; it starts again (with a fresh stream snapshot)
+        only if Redis lost the event's state.
+        """
+        view = await live.view(event_id)
+        return view.availability()
+
+    @get(
+        "/stream",
+        media_type="text/event-stream",
+        responses=None,
+        description=(
+            "Server-Sent Events. First a `snapshot` event (every seat with its status, counts "
+            "overall and per section), then a `seats` event for each change: "
+            '`{"sequence", "change", "status", "seatIds", "holdExpiresAt"?}`, where change is '
+            "held, extended, released, expired, reserved or cancelled. Each event's id is "
+            "`<epoch>-<sequence>`; reconnecting with `Last-Event-ID` resumes after it, or starts "
+            "with a fresh snapshot when that is no longer possible. A `heartbeat` event comes "
+            "after every quiet interval (15 s by default)."
+        ),
+    )
+    async def stream(
+        self,
+        request: Request[Any, Any, Any],
+        event_id: FromPath[UUID],
+        live: NamedDependency[LiveFeed],
+        settings: NamedDependency[Settings],
+    ) -> Stream:
+        """The event's seats as they change, as Server-Sent Events."""
+        view = await live.view(event_id)
+        listener = live.listen(view, request.headers.get("last-event-id"))
+        return Stream(
+            _frames(live, view, listener, settings.stream_heartbeat_seconds),
+            media_type="text/event-stream",
+            headers=STREAM_HEADERS,
+        )
+
+    @get("/map", media_type="text/html", include_in_schema=True)
+    async def seat_map(
+        self,
+        event_id: FromPath[UUID],
+        events: NamedDependency[EventService],
+    ) -> Response[str]:
+        """An HTML seat map of the event, coloured by status, updating live from the stream."""
+        event = await events.get(event_id)
+        page = MAP_PAGE.replace("{{title}}", html.escape(event.event_name)).replace(
+            "{{config}}",
+            html.escape(json.dumps({"eventId": str(event_id), "name": event.event_name})),
+        )
+        return Response(
+            page,
+            media_type="text/html",
+            headers={
+                "Content-Security-Policy": (
+                    "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+                    "style-src 'self' 'unsafe-inline'; connect-src 'self'"
+                )
+            },
+        )
