@@ -53,6 +53,11 @@ db-reset: install
 db-seed: install
 	$(BIN)/ticketing db seed
 
+## The benchmark: service and floor under wrk, correctness read back (docs/benchmarks.md).
+BENCH_ARGS ?=
+bench: install system-packages
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 ## Draw the seat map of a busy event into docs/images/ (starts its own scratch service).
 seat-map: install system-packages
 	$(BIN)/python -m bench.seat_map

@@ -72,7 +72,9 @@ async def picture(base: str, event_id: str, out: Path) -> None:
             page = await browser.new_page(viewport={"width": size[0], "height": size[1]})
             await page.goto(f"{base}/events/{event_id}/map")
             await page.wait_for_selector("#live.on")
-            await page.wait_for_function(f"document.querySelectorAll('.seat').length === {SEATS}")
+            await page.wait_for_function(
+                f"() => document.querySelectorAll('.seat').length === {SEATS}"
+            )
             target = out.with_name(out.stem + suffix + out.suffix)
             await page.screenshot(path=str(target), full_page=not suffix)
             print(f"wrote {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")

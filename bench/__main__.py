@@ -1,0 +1,671 @@
+"""`make bench`: the service under load, next to the floor, with correctness read back.
+
+    python -m bench [--workers 2] [--seconds 8] [--only a,b,c,d,e,w,s]
+
+Starts PostgreSQL and Redis (embedded, or DATABASE_URL and REDIS_URL), the service with
+Granian's workers and the floor (bench/floor.py) beside it, makes its own events and
+customers, drives both with wrk (bench/wrk/*.lua) and prints per scenario requests/s,
+p50/p99/p99.9 latency, status counts and a verdict read back from PostgreSQL and Redis.
+Scenarios:
+
+  a  hold burst: 256 connections, distinct seat pairs, real customer tokens; floor first
+  w  the same burst with 1,000 stream subscribers on one of its events
+  s  the hold burst with one worker, to show how workers scale
+  b  contended onsale: 2,000 customers on one 1,000-seat event, explicit and best available
+  c  confirms of the holds the burst made
+  d  reads of a 1,000-seat event: seat list, availability, open count
+  e  a mixed flow: browse, hold, extend, then confirm or release
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench.profile import profiled, top
+from bench.service import Server, Stack, resident_mb, running, serve, worker_pids
+from ticketing.cache.redis import Redis
+from ticketing.holds import repository
+from ticketing.holds.engine import HoldEngine, MirrorSnapshot, event_keys
+
+HERE = Path(__file__).resolve().parent
+WRK = HERE / "wrk"
+BURST_CONNECTIONS = 256
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    seconds: float
+    p50: float  # ms
+    p99: float
+    p999: float
+    statuses: dict[str, int]
+    socket_errors: int
+    wrapped: int
+    verdict: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def line(self) -> str:
+        statuses = " ".join(f"{k}:{v}" for k, v in sorted(self.statuses.items()))
+        extra = f" wrapped:{self.wrapped}" if self.wrapped else ""
+        errors = f" socket-errors:{self.socket_errors}" if self.socket_errors else ""
+        return (
+            f"{self.name:<34} {self.rate:>9,.0f}/s  p50 {self.p50:6.2f}  p99 {self.p99:7.2f}"
+            f"  p99.9 {self.p999:7.2f} ms  [{statuses}{errors}{extra}]"
+        )
+
+
+def wrk(
+    url: str, script: str, args: Iterable[str], *, connections: int, threads: int, seconds: float
+) -> dict[str, Any]:
+    command = [
+        "wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
+        "--timeout", "10s", "-s", str(WRK / script), url, "--", *args,
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    out = done.stdout
+    for line in out.splitlines():
+        if line.startswith("RESULT "):
+            parsed: dict[str, Any] = json.loads(line[len("RESULT ") :])
+            return parsed
+    raise RuntimeError(f"wrk printed no result:\n{out}")
+
+
+def result(name: str, raw: dict[str, Any]) -> Result:
+    return Result(
+        name,
+        raw["requests"],
+        raw["seconds"],
+        raw["p50"] / 1000,
+        raw["p99"] / 1000,
+        raw["p999"] / 1000,
+        raw["statuses"],
+        raw["socket_errors"],
+        raw["wrapped"],
+    )
+
+
+def write_lines(path: Path, lines: Iterable[tuple[str, str, str, str]]) -> Path:
+    with path.open("w") as out:
+        for method, target, token, body in lines:
+            out.write(f"{method}\t{target}\t{token}\t{body}\n")
+    return path
+
+
+# --- data --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Customer:
+    id: str
+    token: str
+
+
+class Data:
+    """Events and customers made through the API, seat ids read from PostgreSQL."""
+
+    def __init__(self, stack: Stack, base: str) -> None:
+        self.stack = stack
+        self.base = base
+        self.admin = {"Authorization": f"Bearer {stack.admin_token}"}
+
+    async def events(self, n: int, **fields: Any) -> list[str]:
+        body = {
+            "eventName": "Onsale",
+            "eventDateTimeStamp": "2027-09-01T19:00:00Z",
+            "numSeats": 1000,
+            "maxNumSeats": 1000,
+            "seatHoldTime": 3600,
+            **fields,
+        }
+        limit = asyncio.Semaphore(4)
+        async with httpx.AsyncClient(base_url=self.base, timeout=60) as http:
+
+            async def one(i: int) -> str:
+                async with limit:
+                    made = await http.post(
+                        "/events",
+                        json={**body, "eventLocation": f"Hall {uuid.uuid4().hex[:8]} {i}"},
+                        headers=self.admin,
+                    )
+                made.raise_for_status()
+                event_id: str = made.json()["id"]
+                return event_id
+
+            return list(await asyncio.gather(*(one(i) for i in range(n))))
+
+    async def customers(self, n: int) -> list[Customer]:
+        limit = asyncio.Semaphore(32)
+        async with httpx.AsyncClient(base_url=self.base, timeout=60) as http:
+
+            async def one(i: int) -> Customer:
+                async with limit:
+                    made = await http.post(
+                        "/customers", json={"firstName": "Fan", "lastName": f"N{i}"}
+                    )
+                made.raise_for_status()
+                data = made.json()
+                return Customer(data["customer"]["id"], data["token"])
+
+            return list(await asyncio.gather(*(one(i) for i in range(n))))
+
+    async def seats(self, event_ids: list[str]) -> dict[str, list[str]]:
+        conn = await asyncpg.connect(self.stack.database_url)
+        try:
+            rows = await conn.fetch(
+                "SELECT event_id::text, id::text FROM seats WHERE event_id = ANY($1::uuid[])"
+                " ORDER BY event_id, position",
+                event_ids,
+            )
+        finally:
+            await conn.close()
+        found: dict[str, list[str]] = {e: [] for e in event_ids}
+        for event_id, seat_id in rows:
+            found[event_id].append(seat_id)
+        return found
+
+    async def warm(self, event_ids: list[str]) -> None:
+        """Load the events' hold mirrors now, as the first customers of an onsale would."""
+        async with Probe(self.stack) as probe:
+            for event_id in event_ids:
+                await probe.engine.build_mirror(uuid.UUID(event_id))
+
+
+class Probe:
+    """Direct PostgreSQL and Redis access, for warming mirrors and reading results back."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.redis = Redis(stack.redis_url, cluster=False, timeout_ms=10_000, retry_after=1)
+
+    async def __aenter__(self) -> Probe:
+        await self.redis.open()
+        self.pg = await asyncpg.connect(self.stack.database_url)
+
+        async def snapshot(event_id: uuid.UUID) -> MirrorSnapshot | None:
+            return await repository.mirror_snapshot(self.pg, event_id)
+
+        self.engine = HoldEngine(self.redis, snapshot)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.pg.close()
+        await self.redis.close()
+
+    async def holds(self, event_ids: list[str]) -> dict[str, tuple[str, str, list[str]]]:
+        """hold id -> (event id, customer id, seat ids), as Redis has them."""
+        found: dict[str, tuple[str, str, list[str]]] = {}
+        for event_id in event_ids:
+            key = event_keys(uuid.UUID(event_id))[8]
+            raw = await self.redis.call(lambda c, k=key: c.hgetall(k))  # type: ignore[misc]
+            for hold_id, value in raw.items():
+                data = json.loads(value)
+                found[hold_id.decode()] = (event_id, data["c"], list(data["s"]))
+        return found
+
+    async def held_seats(self, event_ids: list[str]) -> int:
+        total = 0
+        for event_id in event_ids:
+            key = event_keys(uuid.UUID(event_id))[5]
+            total += int(await self.redis.call(lambda c, k=key: c.hlen(k)))  # type: ignore[misc]
+        return total
+
+    async def indexed(self, hold_ids: list[str]) -> int:
+        keys: list[str | bytes] = [f"hold:{h}" for h in hold_ids]
+        total = 0
+        for i in range(0, len(keys), 1000):
+            part = keys[i : i + 1000]
+            total += int(await self.redis.call(lambda c, p=part: c.exists(p)))  # type: ignore[misc]
+        return total
+
+
+def check(ok: bool, what: str, failures: list[str]) -> None:
+    if not ok:
+        failures.append(what)
+
+
+def verdict(failures: list[str], summary: str) -> str:
+    return f"CORRECT: {summary}" if not failures else "WRONG: " + "; ".join(failures)
+
+
+def bad_statuses(res: Result, allowed: set[str]) -> int:
+    return sum(n for s, n in res.statuses.items() if s.rsplit(":", 1)[-1] not in allowed)
+
+
+# --- scenarios ---------------------------------------------------------------------------
+
+
+def burst_lines(
+    seats: dict[str, list[str]], customers: list[Customer], watched: str | None = None
+) -> list[tuple[str, str, str, str]]:
+    """One line per distinct seat pair, event after event, as an onsale moves on when an
+    event sells out; the watched event's pairs are spread through the whole run."""
+    lines: list[tuple[str, str, str, str]] = []
+    spread: list[tuple[str, str, str, str]] = []
+    n = 0
+    for event_id, ids in seats.items():
+        target = spread if event_id == watched else lines
+        for i in range(0, len(ids) - 1, 2):
+            body = json.dumps({"seatIds": [ids[i], ids[i + 1]]}, separators=(",", ":"))
+            target.append(
+                ("POST", f"/events/{event_id}/holds", customers[n % len(customers)].token, body)
+            )
+            n += 1
+    if spread:
+        step = max(1, len(lines) // len(spread))
+        for i, line in enumerate(spread):
+            lines.insert(min(len(lines), i * (step + 1)), line)
+    return lines
+
+
+@dataclass
+class Bench:
+    stack: Stack
+    scratch: Path
+    workers: int
+    seconds: float
+    profile: bool = False
+    results: list[Result] = field(default_factory=list)
+    profiles: dict[str, list[str]] = field(default_factory=dict)
+
+    def load(
+        self, server: Server, name: str, script: str, args: list[str], *, connections: int,
+        threads: int = 2, seconds: float | None = None, profile: bool = False,
+    ) -> Result:  # fmt: skip
+        """Drive `server` with wrk; with --profile, sample its workers meanwhile."""
+        seconds = seconds or self.seconds
+
+        def run() -> dict[str, Any]:
+            return wrk(server.base_url, script, args, connections=connections, threads=threads,
+                       seconds=seconds)  # fmt: skip
+
+        if not (self.profile and profile):
+            return result(name, run())
+        slug = name.split(":", maxsplit=1)[0].replace(" ", "-")
+        with profiled(server, self.scratch / f"profile-{slug}", seconds) as files:
+            raw = run()
+        self.profiles[name] = top(files)
+        return result(name, raw)
+
+    def show(self, res: Result) -> None:
+        self.results.append(res)
+        print(res.line(), flush=True)
+        if res.verdict:
+            print(f"{'':<34} {res.verdict}", flush=True)
+        for note in res.notes:
+            print(f"{'':<34} {note}", flush=True)
+
+    def events_needed(self, rate_guess: float) -> int:
+        return int(rate_guess * self.seconds * 2 / 1000 * 1.3) + 2
+
+    async def burst(
+        self, server: Server, floor: Server | None, customers: list[Customer], name: str,
+        watchers: int = 0,
+    ) -> tuple[Result, list[str]]:  # fmt: skip
+        data = Data(self.stack, server.base_url)
+        floor_res = None
+        if floor is not None:
+            floor_events = await data.events(self.events_needed(12_000))
+            await data.warm(floor_events)
+            seats = await data.seats(floor_events)
+            path = write_lines(self.scratch / "floor.tsv", burst_lines(seats, customers))
+            floor_res = result(
+                f"{name}: floor (bare hold)",
+                wrk(floor.base_url, "replay.lua", [str(path), "2"],
+                    connections=BURST_CONNECTIONS, threads=2, seconds=self.seconds),
+            )  # fmt: skip
+            floor_res.verdict = f"bad statuses: {bad_statuses(floor_res, {'201'})}"
+            self.show(floor_res)
+        events = await data.events(self.events_needed(10_000 * self.workers / 2))
+        await data.warm(events)
+        seats = await data.seats(events)
+        watched = events[0] if watchers else None
+        path = write_lines(self.scratch / "burst.tsv", burst_lines(seats, customers, watched))
+        watcher_proc = None
+        if watched:
+            watcher_proc = self.watch(server, watched, watchers)
+        try:
+            res = self.load(server, f"{name}: service", "replay.lua", [str(path), "2"],
+                            connections=BURST_CONNECTIONS, profile=True)  # fmt: skip
+        finally:
+            watched_note = self.unwatch(watcher_proc) if watcher_proc else None
+        failures: list[str] = []
+        async with Probe(self.stack) as probe:
+            holds = await probe.holds(events)
+            held = await probe.held_seats(events)
+            indexed = await probe.indexed(list(holds))
+            reserved = await probe.pg.fetchval(
+                "SELECT count(*) FROM seats WHERE event_id = ANY($1::uuid[]) AND status <> 'OPEN'",
+                events,
+            )
+        ok = res.statuses.get("201", 0)
+        check(
+            bad_statuses(res, {"201"}) == 0,
+            f"{bad_statuses(res, {'201'})} answers not 201",
+            failures,
+        )
+        check(res.socket_errors == 0, f"{res.socket_errors} socket errors", failures)
+        # wrk stops counting at the deadline: requests still in flight then (at most one per
+        # connection) were answered after it, so Redis may hold up to that many more.
+        check(
+            ok <= len(holds) <= ok + BURST_CONNECTIONS,
+            f"{len(holds)} holds in Redis for {ok} answers 201",
+            failures,
+        )
+        check(held == 2 * len(holds), f"{held} seats held by {len(holds)} holds of two", failures)
+        check(indexed == len(holds), f"{indexed} of {len(holds)} holds findable by id", failures)
+        check(reserved == 0, f"{reserved} seats changed in PostgreSQL by holds", failures)
+        res.verdict = verdict(
+            failures, f"{len(holds)} holds in Redis ({ok} answered in time), {held} seats once each"
+        )
+        if floor_res is not None and floor_res.rate:
+            res.notes.append(
+                f"service / floor: {res.rate / floor_res.rate:.2f} of the throughput,"
+                f" p99 {res.p99 / floor_res.p99:.2f} x the floor's"
+            )
+        if watched_note:
+            res.notes.append(watched_note)
+        self.show(res)
+        return res, events
+
+    def watch(self, server: Server, event_id: str, n: int) -> subprocess.Popen[str]:
+        host, port = server.base_url.removeprefix("http://").split(":")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.watchers", host, port, event_id, str(n)],
+            stdout=subprocess.PIPE, text=True, cwd=HERE.parent,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if "READY" not in line:
+            raise RuntimeError(f"watchers did not connect: {line}")
+        return proc
+
+    @staticmethod
+    def unwatch(proc: subprocess.Popen[str]) -> str:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+        for line in out.splitlines():
+            if line.startswith("WATCHERS "):
+                got = json.loads(line[len("WATCHERS ") :])
+                return (
+                    f"{got['connected']} subscribers on one event stayed connected and received"
+                    f" {got['frames']:,} change frames ({got['failed']} failed)"
+                )
+        return "watchers printed nothing"
+
+    async def confirms(self, server: Server, events: list[str], customers: list[Customer]) -> None:
+        tokens = {c.id: c.token for c in customers}
+        async with Probe(self.stack) as probe:
+            holds = await probe.holds(events)
+        lines = [
+            ("POST", f"/holds/{hold_id}/reservation", tokens[customer], "")
+            for hold_id, (_, customer, _) in holds.items()
+        ]
+        random.Random(4).shuffle(lines)
+        path = write_lines(self.scratch / "confirms.tsv", lines)
+        res = self.load(server, "c confirms", "replay.lua", [str(path), "2"], connections=64,
+                        profile=True)  # fmt: skip
+        failures: list[str] = []
+        ok = res.statuses.get("201", 0)
+        async with Probe(self.stack) as probe:
+            sold = await probe.pg.fetchval(
+                "SELECT count(*) FROM seats WHERE event_id = ANY($1::uuid[])"
+                " AND status = 'RESERVED'",
+                events,
+            )
+            live = await probe.pg.fetchval(
+                "SELECT count(*) FROM reservations WHERE event_id = ANY($1::uuid[])"
+                " AND cancelled_at IS NULL",
+                events,
+            )
+            doubled = await probe.pg.fetchval(
+                "SELECT count(*) FROM (SELECT rs.seat_id FROM reservation_seats rs"
+                " JOIN reservations r ON r.id = rs.reservation_id"
+                " WHERE r.event_id = ANY($1::uuid[]) AND r.cancelled_at IS NULL"
+                " GROUP BY rs.seat_id HAVING count(*) > 1) d",
+                events,
+            )
+            left = len(await probe.holds(events))
+        if res.wrapped:
+            res.notes.append("ran out of holds: repeats answered 404, as they should")
+        check(bad_statuses(res, {"201", "404"} if res.wrapped else {"201"}) == 0,
+              "unexpected statuses", failures)  # fmt: skip
+        check(ok <= live <= ok + 64, f"{live} reservations for {ok} answers 201", failures)
+        check(sold == 2 * live, f"{sold} seats reserved by {live} reservations of two", failures)
+        check(doubled == 0, f"{doubled} seats in two reservations", failures)
+        check(left == len(holds) - live, f"{left} holds left of {len(holds)} - {live}", failures)
+        res.verdict = verdict(
+            failures, f"{live} reservations ({ok} answered in time), {sold} seats sold once each"
+        )
+        self.show(res)
+
+    async def onsale(self, server: Server) -> None:
+        data = Data(self.stack, server.base_url)
+        (event,) = await data.events(1, maxNumSeats=4, seatHoldTime=600)
+        fans = await data.customers(2000)
+        seats = (await data.seats([event]))[event]
+        rng = random.Random(11)
+        lines = []
+        for attempt in range(3):
+            for i, fan in enumerate(fans):
+                body: dict[str, Any]
+                if (i + attempt) % 2:
+                    body = {"seatIds": rng.sample(seats, 2)}
+                else:
+                    body = {"quantity": 2, "adjacent": attempt == 0}
+                lines.append(("POST", f"/events/{event}/holds", fan.token, json.dumps(body)))
+        rng.shuffle(lines)
+        path = write_lines(self.scratch / "onsale.tsv", lines)
+        res = result(
+            "b onsale: holds",
+            wrk(server.base_url, "replay.lua", [str(path), "2"],
+                connections=BURST_CONNECTIONS, threads=2, seconds=min(self.seconds, 4)),
+        )  # fmt: skip
+        tokens = {f.id: f.token for f in fans}
+        async with Probe(self.stack) as probe:
+            holds = await probe.holds([event])
+        # Every hold is bought (not timed: the contended part is the holding).
+        confirmed: dict[str, int] = {}
+        limit = asyncio.Semaphore(32)
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+
+            async def buy(hold_id: str, customer: str) -> None:
+                async with limit:
+                    done = await http.post(
+                        f"/holds/{hold_id}/reservation",
+                        headers={"Authorization": f"Bearer {tokens[customer]}"},
+                    )
+                confirmed[str(done.status_code)] = confirmed.get(str(done.status_code), 0) + 1
+
+            await asyncio.gather(*(buy(h, c) for h, (_, c, _) in holds.items()))
+        failures: list[str] = []
+        async with Probe(self.stack) as probe:
+            sold = await probe.pg.fetchval(
+                "SELECT count(*) FROM seats WHERE event_id = $1 AND status = 'RESERVED'",
+                uuid.UUID(event),
+            )
+            in_reservations = await probe.pg.fetchval(
+                "SELECT count(DISTINCT rs.seat_id), count(*) FROM reservation_seats rs"
+                " JOIN reservations r ON r.id = rs.reservation_id"
+                " WHERE r.event_id = $1 AND r.cancelled_at IS NULL",
+                uuid.UUID(event),
+            )
+            over = await probe.pg.fetchval(
+                "SELECT count(*) FROM (SELECT r.customer_id FROM reservation_seats rs"
+                " JOIN reservations r ON r.id = rs.reservation_id"
+                " WHERE r.event_id = $1 AND r.cancelled_at IS NULL"
+                " GROUP BY r.customer_id HAVING count(*) > 4) o",
+                uuid.UUID(event),
+            )
+        check(bad_statuses(res, {"201", "409"}) == 0, "answers other than 201 and 409", failures)
+        check(res.socket_errors == 0, f"{res.socket_errors} socket errors", failures)
+        check(confirmed == {"201": len(holds)}, f"confirms answered {confirmed}", failures)
+        check(sold == 1000, f"{sold} of 1000 seats sold", failures)
+        check(in_reservations == 1000, f"{in_reservations} reservation seats", failures)
+        check(over == 0, f"{over} customers over maxNumSeats", failures)
+        res.verdict = verdict(
+            failures, f"all 1000 seats sold exactly once to {len(holds)} holds, none over 4 each"
+        )
+        self.show(res)
+
+    async def reads(self, server: Server, event: str) -> None:
+        for name, target in (
+            ("d reads: seat list (200 seats)", f"/events/{event}/seats?limit=200"),
+            ("d reads: availability", f"/events/{event}/availability"),
+            ("d reads: open count", f"/events/{event}/open-count"),
+        ):
+            path = write_lines(self.scratch / "reads.tsv", [("GET", target, "", "")])
+            res = self.load(server, name, "replay.lua", [str(path), "1"], connections=64,
+                            profile=True)  # fmt: skip
+            res.wrapped = 0  # one request, sent again and again
+            failures: list[str] = []
+            check(bad_statuses(res, {"200"}) == 0, "answers other than 200", failures)
+            res.verdict = verdict(failures, "every answer 200")
+            self.show(res)
+
+    async def mixed(self, server: Server, customers: list[Customer]) -> None:
+        data = Data(self.stack, server.base_url)
+        events = await data.events(12, maxNumSeats=10, seatHoldTime=600)
+        await data.warm(events)
+        tokens = self.scratch / "customers.txt"
+        tokens.write_text("".join(c.token + "\n" for c in customers))
+        connections = 32
+        res = result(
+            "e mixed flow",
+            wrk(server.base_url, "mixed.lua", [str(tokens), str(connections), ",".join(events)],
+                connections=connections, threads=connections, seconds=self.seconds),
+        )  # fmt: skip
+        failures: list[str] = []
+        async with Probe(self.stack) as probe:
+            reservations = await probe.pg.fetchval(
+                "SELECT count(*) FROM reservations WHERE event_id = ANY($1::uuid[])"
+                " AND cancelled_at IS NULL",
+                events,
+            )
+            left = len(await probe.holds(events))
+        s = res.statuses
+        held, bought = s.get("hold:201", 0), s.get("confirm:201", 0)
+        released = s.get("release:204", 0)
+        expected = {"browse:200", "seats:200", "hold:201", "hold:409", "extend:200",
+                    "confirm:201", "release:204"}  # fmt: skip
+        unexpected = {k: v for k, v in s.items() if k not in expected}
+        check(not unexpected, f"unexpected answers {unexpected}", failures)
+        # One request per connection may be answered after wrk stopped counting.
+        check(
+            bought <= reservations <= bought + connections,
+            f"{reservations} reservations for {bought} answers 201",
+            failures,
+        )
+        check(left <= connections, f"{left} holds left for {connections} visitors", failures)
+        res.verdict = verdict(
+            failures, f"{bought} bought, {released} released, {left} mid-visit at the end"
+        )
+        res.notes.append(f"visits: {held} holds ({held / res.seconds:,.0f}/s)")
+        self.show(res)
+
+
+def machine() -> str:
+    cpu = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024 // 1024
+    system = f"{platform.platform()}, Python {platform.python_version()}"
+    return f"{os.cpu_count()} cores ({cpu}), {mem} GiB, {system}"
+
+
+def start_to_ready(stack: Stack) -> float:
+    started = time.monotonic()
+    with serve(stack, workers=1, name="startup"):
+        return time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--only", default="a,w,s,c,b,d,e")
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--profile", action="store_true", help="py-spy the service's workers")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing (make system-packages installs it)")
+    only = set(args.only.split(","))
+    print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {machine()}")
+    with running() as stack:
+        print(f"PostgreSQL and Redis: {'embedded' if stack.embedded else 'external'}")
+        print(f"start to ready (1 worker): {start_to_ready(stack):.2f} s")
+        bench = Bench(stack, stack.scratch, args.workers, args.seconds, args.profile)
+        env = {"TICKETING_DB_POOL_MAX": "20"}
+        with (
+            serve(stack, workers=args.workers, env=env) as server,
+            serve(
+                stack, workers=args.workers, app="bench.floor:create_floor", name="floor"
+            ) as floor,
+        ):
+            print(f"service and floor: Granian, {args.workers} workers each\n")
+            customers = asyncio.run(Data(stack, server.base_url).customers(512))
+            burst_events: list[str] = []
+            if "a" in only:
+                _, burst_events = asyncio.run(bench.burst(server, floor, customers, "a hold burst"))
+            if "w" in only:
+                asyncio.run(bench.burst(server, None, customers, "w burst + subscribers",
+                                        watchers=args.subscribers))  # fmt: skip
+            if "c" in only and burst_events:
+                asyncio.run(bench.confirms(server, burst_events, customers))
+            if "b" in only:
+                asyncio.run(bench.onsale(server))
+            if "d" in only:
+                (event,) = asyncio.run(Data(stack, server.base_url).events(1))
+                asyncio.run(bench.reads(server, event))
+            if "e" in only:
+                asyncio.run(bench.mixed(server, customers))
+            rss = [resident_mb(p) for p in worker_pids(server)]
+            shown = ", ".join(f"{m:.0f} MB" for m in rss)
+            print(f"\nresident memory after the run, per process: {shown}")
+        if "s" in only:
+            for workers in (1, 2):
+                with serve(stack, workers=workers, env=env) as one:
+                    customers = asyncio.run(Data(stack, one.base_url).customers(256))
+                    asyncio.run(
+                        bench.burst(one, None, customers, f"s hold burst, {workers} worker(s)")
+                    )
+    for name, lines in bench.profiles.items():
+        print(f"\nprofile of the service's workers during {name}:")
+        print("\n".join(lines))
+    if args.json:
+        args.json.write_text(
+            json.dumps([r.__dict__ | {"rate": r.rate} for r in bench.results], indent=2)
+        )
+
+
+if __name__ == "__main__":
+    main()
