@@ -397,3 +397,22 @@ async def test_many_subscribers_all_get_each_change(http: httpx.AsyncClient) -> 
         finally:
             for s in streams:
                 await s.__aexit__(None, None, None)
+
+
+async def test_lists_and_counts_show_a_change_made_on_another_server_within_a_second(
+    http: httpx.AsyncClient, http_too: httpx.AsyncClient
+) -> None:
+    """Seat pages are cached for at most a second per process: a hold made through another
+    process shows in this one's list, availability and open count a second later."""
+    event = await make_event(http, numSeats=10)
+    fan = await make_customer(http)
+    listed = await http.get(f"/events/{event['id']}/seats", params={"limit": 50})
+    assert {s["status"] for s in listed.json()["items"]} == {"OPEN"}
+    assert (await http.get(f"/events/{event['id']}/open-count")).json() == {"openSeats": 10}
+    await _hold(http_too, event["id"], fan, quantity=3)
+    await asyncio.sleep(1.1)
+    listed = await http.get(f"/events/{event['id']}/seats", params={"limit": 50})
+    statuses = [s["status"] for s in listed.json()["items"]]
+    assert statuses.count("ON_HOLD") == 3
+    assert (await http.get(f"/events/{event['id']}/open-count")).json() == {"openSeats": 7}
+    assert (await _availability(http, event["id"]))["onHold"] == 3

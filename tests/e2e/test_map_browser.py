@@ -40,6 +40,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def page(browser: Browser, served: str) -> AsyncIterator[Page]:
+    # Predicates are given as functions: the page's Content-Security-Policy forbids eval.
     context = await browser.new_context(viewport={"width": 390, "height": 844})  # a phone
     opened = await context.new_page()
     opened.requested = []  # type: ignore[attr-defined]
@@ -76,7 +77,7 @@ async def test_a_held_seat_changes_colour_within_a_second(
     seats = {s["id"]: s for s in await seats_of(http, event["id"])}
     fan = await make_customer(http)
     await page.goto(f"{served}/events/{event['id']}/map")
-    await page.wait_for_function("document.querySelectorAll('.seat').length === 14")
+    await page.wait_for_function("() => document.querySelectorAll('.seat').length === 14")
     await page.wait_for_selector("#live.on")
     assert await page.title() == f"{event['eventName']} · seat map"
     assert await page.locator("section[data-section]").count() == 2
@@ -102,7 +103,7 @@ async def test_a_held_seat_changes_colour_within_a_second(
     done = await http.post(f"/holds/{held.json()['id']}/reservation", headers=fan.headers)
     assert done.status_code == 201, done.text
     await page.wait_for_function(
-        f"document.querySelector('[data-seat=\"{target}\"]').dataset.status === 'RESERVED'",
+        f"() => document.querySelector('[data-seat=\"{target}\"]').dataset.status === 'RESERVED'",
         timeout=1000,
     )
     assert await _colour(page, target) not in (open_colour, hold_colour)
@@ -128,7 +129,7 @@ async def test_general_admission_is_one_block_with_counts(
     fan = await make_customer(http)
     await page.goto(f"{served}/events/{event['id']}/map")
     await page.wait_for_selector("#live.on")
-    await page.wait_for_function("document.getElementById('c-OPEN').textContent === '20'")
+    await page.wait_for_function("() => document.getElementById('c-OPEN').textContent === '20'")
     assert await page.locator(".seat").count() == 0
     assert await page.locator(".ga").count() == 1
     held = await http.post(
@@ -136,7 +137,7 @@ async def test_general_admission_is_one_block_with_counts(
     )
     assert held.status_code == 201, held.text
     await page.wait_for_function(
-        "document.getElementById('c-ON_HOLD').textContent === '5'", timeout=1000
+        "() => document.getElementById('c-ON_HOLD').textContent === '5'", timeout=1000
     )
     assert await _legend(page) == {"OPEN": 15, "ON_HOLD": 5, "RESERVED": 0}
     width = await page.eval_on_selector(".ga .h", "n => n.getBoundingClientRect().width")

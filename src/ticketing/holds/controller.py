@@ -15,9 +15,9 @@ from ticketing.auth.caller import Caller
 from ticketing.auth.guards import customer_only, signed_in
 from ticketing.cache.idempotency import Answer, Idempotency, check_key
 from ticketing.errors import Conflict, Forbidden, NotFound
-from ticketing.events.service import EventService
 from ticketing.holds.schemas import Hold, HoldCreate, SeatStatusChange
 from ticketing.holds.service import HoldService
+from ticketing.live.feed import LiveFeed
 from ticketing.reservations.schemas import Reservation
 from ticketing.reservations.service import ReservationService
 from ticketing.seats.schemas import Seat
@@ -86,10 +86,12 @@ class EventHoldsController(Controller):
 
     @get("/open-count")
     async def open_count(
-        self, event_id: FromPath[UUID], events: NamedDependency[EventService]
+        self, event_id: FromPath[UUID], live: NamedDependency[LiveFeed]
     ) -> dict[str, int]:
-        """Seats neither held nor reserved (kept from the service this replaces)."""
-        return {"openSeats": await events.open_count(event_id)}
+        """Seats neither held nor reserved (kept from the service this replaces); at most a
+        second old, like every live count."""
+        view = await live.view(event_id)
+        return {"openSeats": view.open_seats()}
 
     @patch(
         "/seats/{seat_id:uuid}", guards=[customer_only], dto=Body[SeatStatusChange], return_dto=None

@@ -158,6 +158,9 @@ class SeatDetails:
     version: int
 
 
+_READS = frozenset({"status", "overlay"})
+
+
 @dataclass(frozen=True, slots=True)
 class PlacedHold:
     hold_id: UUID
@@ -202,12 +205,18 @@ class HoldEngine:
         self._redis = redis
         self._load_snapshot = load_snapshot
         self._scripts = _load_scripts()
+        # Told the event of every script that may have changed it, in this process: caches
+        # of what readers see drop the event's entries at once instead of at their expiry.
+        self.on_change: list[Callable[[UUID], None]] = []
 
     async def _run(self, name: str, event_id: UUID, *args: str) -> list[str]:
         script = self._scripts[name]
         keys: list[str | bytes] = list(event_keys(event_id))
         argv: list[str | bytes] = [channel(event_id), *args]
         reply = await self._redis.call(lambda c: c.invoke_script(script, keys=keys, args=argv))
+        if name not in _READS:
+            for listener in self.on_change:
+                listener(event_id)
         if isinstance(reply, list):
             return _text(reply)
         return [str(reply)]

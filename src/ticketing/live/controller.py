@@ -22,6 +22,9 @@ from ticketing.settings import Settings
 
 MAP_PAGE = (Path(__file__).parent / "map.html").read_text()
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# Frames that come within this long of each other go out in one write: during an onsale a
+# subscriber costs a few writes a second, not one per change.
+COALESCE_SECONDS = 0.05
 
 
 async def _frames(
@@ -38,7 +41,15 @@ async def _frames(
                 continue
             if frame is None:
                 return
-            yield frame
+            await asyncio.sleep(COALESCE_SECONDS)
+            batch = [frame]
+            while not listener.queue.empty():
+                frame = listener.queue.get_nowait()
+                if frame is None:
+                    yield b"".join(batch)
+                    return
+                batch.append(frame)
+            yield b"".join(batch)
     finally:
         feed.leave(view, listener)
 

@@ -136,6 +136,8 @@ class EventView:
         self.polled: tuple[str, int, float] | None = None  # (epoch, seq, when) of the last poll
         self._history: deque[tuple[int, bytes]] = deque(maxlen=HISTORY)
         self._snapshot: bytes | None = None
+        # Counts at a sequence number, good until the next hold expires by the clock.
+        self._counted: tuple[int, int, Counts, list[SectionCounts]] | None = None
         self.reset(status)
 
     def reset(self, status: EventStatus) -> None:
@@ -160,6 +162,7 @@ class EventView:
         self.held = dict(status.held)
         self._history.clear()
         self._snapshot = None
+        self._counted = None
         frame = self.snapshot_frame()
         for listener in self.listeners:
             listener.restart(frame)
@@ -181,6 +184,9 @@ class EventView:
         return "OPEN"
 
     def _count(self, now: int) -> tuple[Counts, list[SectionCounts]]:
+        cached = self._counted
+        if cached is not None and cached[0] == self.sequence and now < cached[1]:
+            return cached[2], cached[3]
         by_section: dict[str, list[int]] = {}
         for seat_id in self.order:
             tally = by_section.setdefault(self.places[seat_id].section, [0, 0, 0])
@@ -193,7 +199,10 @@ class EventView:
         o = sum(s.open for s in sections)
         h = sum(s.on_hold for s in sections)
         r = sum(s.reserved for s in sections)
-        return Counts(o, h, r, o + h + r), sections
+        counts = Counts(o, h, r, o + h + r)
+        until = min((t for t in self.held.values() if t > now), default=1 << 62)
+        self._counted = (self.sequence, until, counts, sections)
+        return counts, sections
 
     def availability(self) -> Availability:
         counts, sections = self._count(now_ms())
@@ -208,8 +217,7 @@ class EventView:
         )
 
     def open_seats(self) -> int:
-        now = now_ms()
-        return sum(1 for seat_id in self.places if self.status_of(seat_id, now) == "OPEN")
+        return self._count(now_ms())[0].open
 
     def event_id_line(self, sequence: int) -> bytes:
         return f"id: {self.epoch}-{sequence}\n".encode()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID
 
 import asyncpg
 
-from ticketing.auth.caller import ADMIN, Caller
+from ticketing.auth.caller import ADMIN, Caller, Role
 from ticketing.db.database import Connection, Database
 from ticketing.errors import Conflict, FieldError, NotFound, ValidationFailed, VersionConflict
 from ticketing.events import repository as events_repo
@@ -27,6 +29,18 @@ from ticketing.seats.schemas import (
     changed,
 )
 from ticketing.validation import decode_cursor, page
+
+PAGE_SECONDS = 1.0
+PAGE_CACHE_EVENTS = 1024
+
+
+@dataclass(slots=True)
+class _Page:
+    read_at: float
+    records: list[SeatRecord]
+    next_cursor: str | None
+    held: dict[str, LiveHold]
+    anonymous: SeatList | None = None
 
 
 def seat_view(record: SeatRecord, caller: Caller, hold: LiveHold | None = None) -> Seat:
@@ -99,6 +113,15 @@ class SeatService:
     def __init__(self, db: Database, engine: HoldEngine) -> None:
         self._db = db
         self._engine = engine
+        self._pages: dict[UUID, dict[tuple[object, ...], _Page]] = {}
+        self._changes: dict[UUID, int] = {}  # per event: changes made by this process
+        engine.on_change.append(self._forget_pages)
+
+    def _forget_pages(self, event_id: UUID) -> None:
+        self._pages.pop(event_id, None)
+        if len(self._changes) >= PAGE_CACHE_EVENTS:
+            self._changes.clear()
+        self._changes[event_id] = self._changes.get(event_id, 0) + 1
 
     async def list_for_event(
         self,
@@ -110,6 +133,44 @@ class SeatService:
         limit: int,
         cursor: str | None,
     ) -> SeatList:
+        """A page of the event's seats, at most PAGE_SECONDS old: during an onsale thousands
+        of fans list the same seats, and each page is read from PostgreSQL and Redis once a
+        second per worker, not once per request. A change made through this process drops
+        the event's pages at once (HoldEngine.on_change)."""
+        key = (status, section, cursor, limit)
+        now = time.monotonic()
+        pages = self._pages.get(event_id)
+        cached = pages.get(key) if pages else None
+        if cached is None or now - cached.read_at > PAGE_SECONDS:
+            changes = self._changes.get(event_id)
+            records, next_cursor, held = await self._read_page(
+                event_id, status=status, section=section, limit=limit, cursor=cursor
+            )
+            cached = _Page(now, records, next_cursor, held)
+            if self._changes.get(event_id) == changes:  # else it may predate that change
+                if len(self._pages) >= PAGE_CACHE_EVENTS:
+                    self._pages.clear()  # a crude bound: they are a second's worth anyway
+                self._pages.setdefault(event_id, {})[key] = cached
+        anonymous = caller.role is Role.ANONYMOUS
+        if anonymous and cached.anonymous is not None:
+            return cached.anonymous
+        seats = SeatList(
+            items=[seat_view(r, caller, cached.held.get(str(r.id))) for r in cached.records],
+            next_cursor=cached.next_cursor,
+        )
+        if anonymous:
+            cached.anonymous = seats
+        return seats
+
+    async def _read_page(
+        self,
+        event_id: UUID,
+        *,
+        status: SeatStatus | None,
+        section: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[SeatRecord], str | None, dict[str, LiveHold]]:
         after = decode_cursor(cursor, tuple[int])[0] if cursor else None
         async with self._db.connection() as conn:
             if await events_repo.get(conn, event_id) is None:
@@ -126,10 +187,7 @@ class SeatService:
                 excluding=list(held) if status == "OPEN" else None,
             )
         records, next_cursor = page(records, limit, lambda r: [r.position])
-        return SeatList(
-            items=[seat_view(r, caller, held.get(str(r.id))) for r in records],
-            next_cursor=next_cursor,
-        )
+        return records, next_cursor, held
 
     async def add(self, event_id: UUID, body: SeatsAdd) -> SeatsAdded:
         if (body.count is None) == (body.sections is None):
