@@ -47,7 +47,7 @@ async def hold(event_id: UUID, body: bytes, state: State) -> Response[bytes]:
     engine: HoldEngine = state.engine
     request = _decode(body)
     try:
-        placed = await engine.hold_seats(event_id, CUSTOMER, uuid4(), request.seat_ids)
+        placed = await engine.hold_seats(event_id, CUSTOMER, uuid4(), request.seat_ids, index=False)
     except SeatsUnavailable:
         return Response(b'{"code":"SEATS_UNAVAILABLE"}', status_code=409)
     held = Held(placed.hold_id, placed.seat_ids, placed.expires_ms)

@@ -159,6 +159,19 @@ class SeatDetails:
 
 
 _READS = frozenset({"status", "overlay"})
+# How long a hold's index entries live: past its longest life (three hold times of at most
+# an hour each) and a confirmation's fence.
+INDEX_TTL_SECONDS = 3 * 3600 + 120
+
+
+def hold_key(hold_id: UUID | str) -> str:
+    """hold id -> its event id (for /holds/{id})."""
+    return f"hold:{hold_id}"
+
+
+def customer_holds_key(customer_id: UUID | str) -> str:
+    """A customer's holds, as `eventId/holdId` members (for seatsOnHold)."""
+    return f"cholds:{customer_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,13 +218,16 @@ class HoldEngine:
         self._redis = redis
         self._load_snapshot = load_snapshot
         self._scripts = _load_scripts()
+        self.indexes_holds = not redis.cluster
         # Told the event of every script that may have changed it, in this process: caches
         # of what readers see drop the event's entries at once instead of at their expiry.
         self.on_change: list[Callable[[UUID], None]] = []
 
-    async def _run(self, name: str, event_id: UUID, *args: str) -> list[str]:
+    async def _run(
+        self, name: str, event_id: UUID, *args: str, extra_keys: Sequence[str] = ()
+    ) -> list[str]:
         script = self._scripts[name]
-        keys: list[str | bytes] = list(event_keys(event_id))
+        keys: list[str | bytes] = [*event_keys(event_id), *extra_keys]
         argv: list[str | bytes] = [channel(event_id), *args]
         reply = await self._redis.call(lambda c: c.invoke_script(script, keys=keys, args=argv))
         if name not in _READS:
@@ -221,12 +237,21 @@ class HoldEngine:
             return _text(reply)
         return [str(reply)]
 
-    async def _with_mirror(self, event_id: UUID, name: str, *args: str) -> list[str]:
-        reply = await self._run(name, event_id, *args)
+    async def _with_mirror(
+        self, event_id: UUID, name: str, *args: str, extra_keys: Sequence[str] = ()
+    ) -> list[str]:
+        reply = await self._run(name, event_id, *args, extra_keys=extra_keys)
         if reply[0] != "NO_MIRROR":
             return reply
         await self.build_mirror(event_id)
-        return await self._run(name, event_id, *args)
+        return await self._run(name, event_id, *args, extra_keys=extra_keys)
+
+    def _index(self, hold_id: UUID, customer_id: UUID, index: bool) -> tuple[str, list[str]]:
+        """The hold script's index argument and keys: on one Redis (no cluster) the script
+        also records the hold's event and owner, so a hold is one round trip."""
+        if not (index and self.indexes_holds):
+            return "0", []
+        return str(INDEX_TTL_SECONDS), [hold_key(hold_id), customer_holds_key(customer_id)]
 
     async def build_mirror(self, event_id: UUID) -> None:
         """Load the event's mirror from PostgreSQL, then register it with the sweeper.
@@ -277,10 +302,17 @@ class HoldEngine:
         return EventStatus(reply[0], int(reply[1]), reply[2] == "1", seats, reserved, held)
 
     async def hold_seats(
-        self, event_id: UUID, customer_id: UUID, hold_id: UUID, seat_ids: list[str]
+        self,
+        event_id: UUID,
+        customer_id: UUID,
+        hold_id: UUID,
+        seat_ids: list[str],
+        *,
+        index: bool = True,
     ) -> PlacedHold:
+        ttl, keys = self._index(hold_id, customer_id, index)
         reply = await self._with_mirror(
-            event_id, "hold", str(hold_id), str(customer_id), "ids", *seat_ids
+            event_id, "hold", str(hold_id), str(customer_id), ttl, "ids", *seat_ids, extra_keys=keys
         )
         return self._placed(hold_id, reply)
 
@@ -293,15 +325,18 @@ class HoldEngine:
         section: str | None,
         adjacent: bool,
     ) -> PlacedHold:
+        ttl, keys = self._index(hold_id, customer_id, True)
         reply = await self._with_mirror(
             event_id,
             "hold",
             str(hold_id),
             str(customer_id),
+            ttl,
             "best",
             str(quantity),
             section or "",
             "1" if adjacent else "0",
+            extra_keys=keys,
         )
         return self._placed(hold_id, reply)
 

@@ -25,15 +25,8 @@ from ticketing.seats import repository as seats_repo
 from ticketing.seats.schemas import Seat
 from ticketing.seats.service import live_holds, seat_view
 
-INDEX_SLACK_SECONDS = 120
-
-
-def _hold_key(hold_id: UUID | str) -> str:
-    return f"hold:{hold_id}"
-
-
-def _customer_key(customer_id: UUID | str) -> str:
-    return f"cholds:{customer_id}"
+_hold_key = eng.hold_key
+_customer_key = eng.customer_holds_key
 
 
 def _time(ms: int) -> datetime:
@@ -111,7 +104,8 @@ class HoldService:
                 code="LIMIT_EXCEEDED",
                 maxNumSeats=exc.maximum,
             ) from None
-        await self._index(event_id, customer_id, hold_id, placed.expires_ms)
+        if not self.engine.indexes_holds:
+            await self._index(event_id, customer_id, hold_id)
         # The answer is built from what the hold script returned: no PostgreSQL on this path.
         return Hold(
             id=hold_id,
@@ -122,10 +116,10 @@ class HoldService:
             created_at=_time(placed.created_ms),
         )
 
-    async def _index(self, event_id: UUID, customer_id: UUID, hold_id: UUID, expires: int) -> None:
-        """Record which event the hold is in and whose it is: one pipelined round trip."""
-        # Long enough for every extension and a confirmation's fence.
-        ttl = 3 * 3600 + INDEX_SLACK_SECONDS
+    async def _index(self, event_id: UUID, customer_id: UUID, hold_id: UUID) -> None:
+        """On a cluster: record which event the hold is in and whose it is, in one pipelined
+        round trip after the hold (the keys are in other slots than the event's)."""
+        ttl = eng.INDEX_TTL_SECONDS
         ckey = _customer_key(customer_id)
 
         def fill(batch: Batch | ClusterBatch) -> None:

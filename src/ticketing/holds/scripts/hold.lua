@@ -1,13 +1,15 @@
 -- Hold seats for a customer, all or nothing, in one atomic step.
--- ARGV: 2 hold id, 3 customer id, 4 mode: 'ids' then 5.. seat ids,
---       or 'best' then 5 quantity, 6 section ('' for any), 7 adjacent ('1'/'0')
+-- ARGV: 2 hold id, 3 customer id, 4 index ttl (seconds, '0' for none), 5 mode: 'ids' then
+--       6.. seat ids, or 'best' then 6 quantity, 7 section ('' for any), 8 adjacent ('1'/'0')
+-- KEYS 12 and 13, with an index ttl (one Redis, no cluster): hold:<id> and cholds:<customer>,
+--       written here so that a hold is one round trip (on a cluster the service writes them).
 -- Returns {'OK', expires, created, seat, details, seat, details...} (details as in `seats`,
 --         so the answer needs no PostgreSQL) | {'NO_MIRROR'} | {'UNKNOWN', seat...}
 --       | {'UNAVAILABLE', seat...} | {'LIMIT', already, max} | {'NONE'}
 if redis.call('HGET', K.meta, 'registered') ~= '1' then return {'NO_MIRROR'} end
 local now = now_ms()
 purge(now)
-local hold_id, customer, mode = ARGV[2], ARGV[3], ARGV[4]
+local hold_id, customer, index_ttl, mode = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 
 local function free(seat)
   return redis.call('SISMEMBER', K.reserved, seat) == 0 and redis.call('HEXISTS', K.held, seat) == 0
@@ -16,7 +18,7 @@ end
 local chosen = {}
 if mode == 'ids' then
   local unknown, taken = {}, {}
-  for i = 5, #ARGV do
+  for i = 6, #ARGV do
     local seat = ARGV[i]
     if redis.call('HEXISTS', K.seats, seat) == 0 then
       unknown[#unknown + 1] = seat
@@ -28,8 +30,8 @@ if mode == 'ids' then
   if #unknown > 0 then table.insert(unknown, 1, 'UNKNOWN'); return unknown end
   if #taken > 0 then table.insert(taken, 1, 'UNAVAILABLE'); return taken end
 else
-  local quantity, section = tonumber(ARGV[5]), ARGV[6]
-  local adjacent = ARGV[7] == '1' and redis.call('HGET', K.meta, 'ga') ~= '1'
+  local quantity, section = tonumber(ARGV[6]), ARGV[7]
+  local adjacent = ARGV[8] == '1' and redis.call('HGET', K.meta, 'ga') ~= '1'
   local run, run_row, run_num = {}, nil, nil
   for _, entry in ipairs(redis.call('LRANGE', K.order, 0, -1)) do
     local seat, sec, row, num = string.match(entry, '^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$')
@@ -67,6 +69,12 @@ redis.call('HSET', K.holds, hold_id,
 redis.call('ZADD', K.expiry, expires, hold_id)
 redis.call('HINCRBY', K.custheld, customer, #chosen)
 announce('held', chosen, 'ON_HOLD', expires)
+if index_ttl > 0 then
+  local event_id = string.match(K.channel, '^{ev:([^}]*)}')
+  redis.call('SET', KEYS[12], event_id, 'EX', index_ttl)
+  redis.call('SADD', KEYS[13], event_id .. '/' .. hold_id)
+  redis.call('EXPIRE', KEYS[13], index_ttl)
+end
 local reply = {'OK', tostring(expires), tostring(now)}
 for _, seat in ipairs(chosen) do
   reply[#reply + 1] = seat
