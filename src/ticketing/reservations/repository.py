@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+import asyncpg
+
 from ticketing.db.database import Connection
+from ticketing.seats.repository import SeatRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,55 +23,40 @@ class ReservationRecord:
 _COLUMNS = "id, event_id, customer_id, created_at"
 
 
-async def reserved_count(conn: Connection, event_id: UUID, customer_id: UUID) -> int:
-    value: int = await conn.fetchval(
-        "SELECT count(*) FROM seats WHERE customer_id = $1 AND event_id = $2",
-        customer_id,
-        event_id,
-    )
-    return value
+class ReserveRefused(Exception):
+    """reserve_hold() refused and undid everything: `reason` is NO_CUSTOMER, NO_EVENT,
+    LIMIT (detail: maxNumSeats) or SEATS_TAKEN (detail: the seat ids no longer open)."""
+
+    def __init__(self, reason: str, detail: str | None) -> None:
+        super().__init__(reason, detail)
+        self.reason = reason
+        self.detail = detail or ""
 
 
-async def insert(
-    conn: Connection, reservation_id: UUID, event_id: UUID, customer_id: UUID, hold_id: UUID | None
-) -> ReservationRecord:
-    row = await conn.fetchrow(
-        f"INSERT INTO reservations (id, event_id, customer_id, hold_id) VALUES ($1, $2, $3, $4)"
-        f" RETURNING {_COLUMNS}",
-        reservation_id,
-        event_id,
-        customer_id,
-        hold_id,
-    )
-    return ReservationRecord(*row)
-
-
-async def take_seats(
-    conn: Connection, reservation_id: UUID, event_id: UUID, customer_id: UUID, seat_ids: list[UUID]
-) -> list[UUID]:
-    """Reserve the seats that are still open; returns those it moved.
-
-    The conditional UPDATE is the arbiter: a seat already RESERVED is not moved, and the
-    caller rolls back unless every seat was. The unique index on live reservation seats
-    refuses a second live reservation of a seat even if this check were bypassed.
+async def reserve_hold(
+    conn: Connection,
+    reservation_id: UUID,
+    event_id: UUID,
+    customer_id: UUID,
+    hold_id: UUID,
+    seat_ids: list[UUID],
+) -> tuple[ReservationRecord, list[SeatRecord]]:
+    """Confirm a hold's seats in one statement (migration 0002): lock the customer, check
+    the limit, insert the reservation and move the seats that are still open, all or none.
     """
-    rows = await conn.fetch(
-        "UPDATE seats SET status = 'RESERVED', customer_id = $3, reservation_id = $1,"
-        " version = version + 1, updated_at = now()"
-        " WHERE id = ANY($4::uuid[]) AND event_id = $2 AND status = 'OPEN' RETURNING id",
-        reservation_id,
-        event_id,
-        customer_id,
-        seat_ids,
-    )
-    moved = [r[0] for r in rows]
-    await conn.execute(
-        "INSERT INTO reservation_seats (reservation_id, seat_id, price)"
-        " SELECT $1, id, price FROM seats WHERE id = ANY($2::uuid[])",
-        reservation_id,
-        moved,
-    )
-    return moved
+    try:
+        rows = await conn.fetch(
+            "SELECT * FROM reserve_hold($1, $2, $3, $4, $5::uuid[])",
+            reservation_id,
+            event_id,
+            customer_id,
+            hold_id,
+            seat_ids,
+        )
+    except asyncpg.RaiseError as exc:
+        raise ReserveRefused(exc.message, exc.detail) from exc
+    record = ReservationRecord(reservation_id, event_id, customer_id, rows[0][0])
+    return record, [SeatRecord(*row[1:]) for row in rows]
 
 
 async def by_hold(conn: Connection, hold_id: UUID) -> ReservationRecord | None:

@@ -20,13 +20,13 @@ from ticketing.auth.caller import Caller
 from ticketing.customers import repository as customers_repo
 from ticketing.db.database import Database
 from ticketing.errors import AppError, Conflict, DependencyUnavailable, NotFound
-from ticketing.events import repository as events_repo
 from ticketing.holds import engine as eng
 from ticketing.holds.service import HoldService
 from ticketing.reservations import repository as reservations_repo
 from ticketing.reservations.repository import ReservationRecord
 from ticketing.reservations.schemas import Reservation, ReservationList
 from ticketing.seats import repository as seats_repo
+from ticketing.seats.repository import SeatRecord
 from ticketing.seats.service import seat_view
 from ticketing.validation import decode_cursor, page
 
@@ -69,7 +69,7 @@ class ReservationService:
         except eng.Fenced:
             raise Conflict("The hold is already being confirmed", code="HOLD_CONFIRMING") from None
         try:
-            record = await self._commit(event_id, customer_id, hold_id, fenced.seat_ids)
+            record, seats = await self._commit(event_id, customer_id, hold_id, fenced.seat_ids)
         except _SeatsTaken as taken:
             await self._engine.abandon(event_id, hold_id)
             raise Conflict(
@@ -88,38 +88,32 @@ class ReservationService:
         except DependencyUnavailable:
             # Committed: the reservation stands. The fence runs out and the sweeper settles.
             log.warning("reservation %s committed; Redis update deferred to the sweeper", record.id)
-        return await self._view(record, caller)
+        return self._shown(record, seats, caller)
 
     async def _commit(
         self, event_id: UUID, customer_id: UUID, hold_id: UUID, seat_ids: list[str]
-    ) -> ReservationRecord:
+    ) -> tuple[ReservationRecord, list[SeatRecord]]:
         wanted = [UUID(s) for s in seat_ids]
-        async with self._db.transaction() as conn:
-            # One confirmation at a time per customer, so the limit below is exact.
-            if await customers_repo.get(conn, customer_id, for_update=True) is None:
-                raise NotFound.of("customer", customer_id)
-            event = await events_repo.get(conn, event_id)
-            if event is None:
-                raise NotFound.of("event", event_id)
-            already = await reservations_repo.reserved_count(conn, event_id, customer_id)
-            if already + len(wanted) > event.max_num_seats:
-                raise Conflict(
-                    f"A customer may reserve at most {event.max_num_seats} seats of this event",
-                    code="LIMIT_EXCEEDED",
-                    maxNumSeats=event.max_num_seats,
-                )
+        async with self._db.connection() as conn:
             try:
-                record = await reservations_repo.insert(
-                    conn, uuid4(), event_id, customer_id, hold_id
+                return await reservations_repo.reserve_hold(
+                    conn, uuid4(), event_id, customer_id, hold_id, wanted
                 )
-                moved = await reservations_repo.take_seats(
-                    conn, record.id, event_id, customer_id, wanted
-                )
+            except reservations_repo.ReserveRefused as refused:
+                if refused.reason == "NO_CUSTOMER":
+                    raise NotFound.of("customer", customer_id) from None
+                if refused.reason == "NO_EVENT":
+                    raise NotFound.of("event", event_id) from None
+                if refused.reason == "LIMIT":
+                    maximum = int(refused.detail)
+                    raise Conflict(
+                        f"A customer may reserve at most {maximum} seats of this event",
+                        code="LIMIT_EXCEEDED",
+                        maxNumSeats=maximum,
+                    ) from None
+                raise _SeatsTaken(sorted(refused.detail.split(","))) from None
             except asyncpg.UniqueViolationError as exc:
                 raise _SeatsTaken(seat_ids) from exc
-            if len(moved) != len(wanted):
-                raise _SeatsTaken(sorted(set(seat_ids) - {str(m) for m in moved}))
-            return record
 
     async def settle(self, event_id: UUID, hold_id: UUID) -> None:
         """A fenced hold's fence ran out: finish its confirmation, or lift the fence."""
@@ -173,6 +167,10 @@ class ReservationService:
     async def _view(self, record: ReservationRecord, caller: Caller) -> Reservation:
         async with self._db.connection() as conn:
             seats = await seats_repo.by_reservation(conn, record.id)
+        return self._shown(record, seats, caller)
+
+    @staticmethod
+    def _shown(record: ReservationRecord, seats: list[SeatRecord], caller: Caller) -> Reservation:
         return Reservation(
             id=record.id,
             event_id=record.event_id,
