@@ -26,6 +26,11 @@ from ticketing.web import Body
 
 _encoder = msgspec.json.Encoder()
 
+# The onsale's hot handlers (hold, extend, release, confirm) take one dependency, `caller`,
+# and their services from the app's state: Litestar resolves two or more dependencies of a
+# handler in an anyio task group per request, which cost a quarter of the hold throughput
+# (docs/decisions/0008-one-dependency-on-the-hot-path.md).
+
 
 async def idempotent(
     request: Request[Any, Any, Any],
@@ -71,10 +76,10 @@ class EventHoldsController(Controller):
         event_id: FromPath[UUID],
         data: JSONBody[HoldCreate],
         caller: NamedDependency[Caller],
-        holds: NamedDependency[HoldService],
-        idempotency: NamedDependency[Idempotency],
     ) -> Response[Hold]:
         """Hold seats: explicit `seatIds`, or best available by `quantity` (customer)."""
+        holds: HoldService = request.app.state.holds
+        idempotency: Idempotency = request.app.state.idempotency
         return await idempotent(  # type: ignore[return-value]
             request,
             caller,
@@ -153,21 +158,23 @@ class HoldController(Controller):
     @post("/{hold_id:uuid}/extend", guards=[customer_only], status_code=200)
     async def extend_hold(
         self,
+        request: Request[Any, Any, Any],
         hold_id: FromPath[UUID],
         caller: NamedDependency[Caller],
-        holds: NamedDependency[HoldService],
     ) -> Hold:
         """Push the expiry out by seatHoldTime, up to 3 x seatHoldTime after creation (owner)."""
+        holds: HoldService = request.app.state.holds
         return await holds.extend(hold_id, caller)
 
     @delete("/{hold_id:uuid}", guards=[signed_in], status_code=204)
     async def release_hold(
         self,
+        request: Request[Any, Any, Any],
         hold_id: FromPath[UUID],
         caller: NamedDependency[Caller],
-        holds: NamedDependency[HoldService],
     ) -> None:
         """Release a hold (owner, admin)."""
+        holds: HoldService = request.app.state.holds
         await holds.release(hold_id, caller)
 
     @post("/{hold_id:uuid}/reservation", guards=[customer_only], status_code=201)
@@ -176,10 +183,10 @@ class HoldController(Controller):
         request: Request[Any, Any, Any],
         hold_id: FromPath[UUID],
         caller: NamedDependency[Caller],
-        reservations: NamedDependency[ReservationService],
-        idempotency: NamedDependency[Idempotency],
     ) -> Response[Reservation]:
         """Confirm the hold into a reservation (owner); 409 HOLD_EXPIRED if it is gone."""
+        reservations: ReservationService = request.app.state.reservations
+        idempotency: Idempotency = request.app.state.idempotency
         return await idempotent(  # type: ignore[return-value]
             request,
             caller,

@@ -89,9 +89,9 @@ class LiveController(Controller):
         request: Request[Any, Any, Any],
         event_id: FromPath[UUID],
         live: NamedDependency[LiveFeed],
-        settings: NamedDependency[Settings],
     ) -> Stream:
         """The event's seats as they change, as Server-Sent Events."""
+        settings: Settings = request.app.state.settings  # one dependency: see holds/controller
         view = await live.view(event_id)
         listener = live.listen(view, request.headers.get("last-event-id"))
         return Stream(

@@ -25,15 +25,17 @@ class EventSeatsController(Controller):
     @get("/")
     async def list_seats(
         self,
+        request: Request[Any, Any, Any],
         event_id: FromPath[UUID],
         caller: NamedDependency[Caller],
-        seats: NamedDependency[SeatService],
         status: FromQuery[SeatStatus | None] = None,
         section: Annotated[str | None, QueryParameter(min_length=1, max_length=50)] = None,
         limit: Limit = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
     ) -> SeatList:
         """The event's seats, front to back, with their live status."""
+        # One dependency on this hot read: see holds/controller.py.
+        seats: SeatService = request.app.state.seats
         return await seats.list_for_event(
             event_id, caller, status=status, section=section, limit=limit, cursor=cursor
         )
