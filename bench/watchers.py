@@ -47,14 +47,19 @@ async def main(host: str, port: int, event_id: str, n: int) -> None:
     for _ in range(n):
         tasks.append(asyncio.create_task(watch(host, port, event_id, counts, ready)))
         await asyncio.sleep(0)  # a gentle ramp: the server accepts as they come
-    await asyncio.wait({asyncio.create_task(ready.wait()), asyncio.create_task(stop.wait())},
-                       return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+    try:
+        async with asyncio.timeout(60):
+            await ready.wait()
+    except TimeoutError:
+        failed = [t.exception() for t in tasks if t.done() and not t.cancelled()]
+        print(f"WATCHERS NOT READY: {counts[0]} of {n} connected; {failed[:3]}", flush=True)
+        raise SystemExit(1) from None
     print("WATCHERS READY", flush=True)
     await stop.wait()
+    broken = sum(1 for t in tasks if t.done() and not t.cancelled() and t.exception())
     for task in tasks:
         task.cancel()
-    failed = sum(1 for t in tasks if t.done() and not t.cancelled() and t.exception())
-    print("WATCHERS " + json.dumps({"connected": counts[0], "frames": counts[1], "failed": failed}))
+    print("WATCHERS " + json.dumps({"connected": counts[0], "frames": counts[1], "failed": broken}))
 
 
 if __name__ == "__main__":

@@ -85,6 +85,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
             port=port,
             interface=Interfaces.ASGI,
             workers=workers,
+            # Each open stream holds a connection: admit plenty, and queue the rest.
+            backlog=max(1024, ready.max_connections),
+            backpressure=ready.max_connections,
             factory=True,
             loop=Loops.uvloop,
             log_access=False,

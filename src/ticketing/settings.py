@@ -99,6 +99,11 @@ class Settings:
     host: str = _spec("TICKETING_HOST", _str, "address to listen on")
     port: int = _spec("TICKETING_PORT", _int(1, 65535), "HTTP port")
     workers: int = _spec("TICKETING_WORKERS", _int(1, 64), "server worker processes")
+    max_connections: int = _spec(
+        "TICKETING_MAX_CONNECTIONS",
+        _int(64, 100_000),
+        "connections each worker serves at once, open streams included; more wait",
+    )
     database_url: str | None = _spec(
         "DATABASE_URL",
         _optional_url("postgresql", "postgres", "postgresql+asyncpg"),
@@ -184,6 +189,7 @@ _DEFAULTS: dict[str, Any] = {
     "host": "127.0.0.1",
     "port": 3000,
     "workers": 1,
+    "max_connections": 4096,
     "database_url": None,
     "redis_url": None,
     "redis_cluster": False,
