@@ -391,6 +391,12 @@ class Bench:
             )
         if watched_note:
             res.notes.append(watched_note)
+            plain = next((r for r in self.results if r.name == "a hold burst: service"), None)
+            if plain is not None and plain.rate:
+                res.notes.append(
+                    f"holds/s with the subscribers: {res.rate / plain.rate:.2f} of the burst"
+                    " without them (the subscribers' client shares the two cores)"
+                )
         self.show(res)
         return res, events
 

@@ -24,7 +24,7 @@ MAP_PAGE = (Path(__file__).parent / "map.html").read_text()
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # Frames that come within this long of each other go out in one write: during an onsale a
 # subscriber costs a few writes a second, not one per change.
-COALESCE_SECONDS = 0.05
+COALESCE_SECONDS = 0.25
 
 
 async def _frames(
