@@ -9,7 +9,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from ticketing.auth.caller import Caller
+from ticketing.auth.caller import Caller, Role
 from ticketing.auth.guards import admin_only
 from ticketing.seats.schemas import Seat, SeatList, SeatPatch, SeatsAdd, SeatsAdded, SeatStatus
 from ticketing.seats.service import SeatService
@@ -36,6 +36,11 @@ class EventSeatsController(Controller):
         """The event's seats, front to back, with their live status."""
         # One dependency on this hot read: see holds/controller.py.
         seats: SeatService = request.app.state.seats
+        if caller.role is Role.ANONYMOUS:
+            body = await seats.list_for_event_anonymous(
+                event_id, status=status, section=section, limit=limit, cursor=cursor
+            )
+            return Response(body, media_type="application/json")  # type: ignore[return-value]
         return await seats.list_for_event(
             event_id, caller, status=status, section=section, limit=limit, cursor=cursor
         )

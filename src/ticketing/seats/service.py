@@ -9,8 +9,9 @@ from decimal import Decimal
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
-from ticketing.auth.caller import ADMIN, Caller, Role
+from ticketing.auth.caller import ADMIN, ANONYMOUS, Caller
 from ticketing.db.database import Connection, Database
 from ticketing.errors import Conflict, FieldError, NotFound, ValidationFailed, VersionConflict
 from ticketing.events import repository as events_repo
@@ -30,6 +31,7 @@ from ticketing.seats.schemas import (
 )
 from ticketing.validation import decode_cursor, page
 
+_encode = msgspec.json.Encoder().encode
 PAGE_SECONDS = 1.0
 PAGE_CACHE_EVENTS = 1024
 
@@ -40,7 +42,7 @@ class _Page:
     records: list[SeatRecord]
     next_cursor: str | None
     held: dict[str, LiveHold]
-    anonymous: SeatList | None = None
+    anonymous: bytes | None = None  # the page as anyone signed out sees it, encoded
 
 
 def seat_view(record: SeatRecord, caller: Caller, hold: LiveHold | None = None) -> Seat:
@@ -137,30 +139,56 @@ class SeatService:
         of fans list the same seats, and each page is read from PostgreSQL and Redis once a
         second per worker, not once per request. A change made through this process drops
         the event's pages at once (HoldEngine.on_change)."""
+        cached = await self._page(event_id, status, section, limit, cursor)
+        return self._render(cached, caller)
+
+    async def list_for_event_anonymous(
+        self,
+        event_id: UUID,
+        *,
+        status: SeatStatus | None,
+        section: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> bytes:
+        """The same page for a caller signed out, as JSON, encoded once per page read: the
+        page most read during an onsale costs neither building nor encoding per request."""
+        cached = await self._page(event_id, status, section, limit, cursor)
+        if cached.anonymous is None:
+            cached.anonymous = _encode(self._render(cached, ANONYMOUS))
+        return cached.anonymous
+
+    @staticmethod
+    def _render(cached: _Page, caller: Caller) -> SeatList:
+        return SeatList(
+            items=[seat_view(r, caller, cached.held.get(str(r.id))) for r in cached.records],
+            next_cursor=cached.next_cursor,
+        )
+
+    async def _page(
+        self,
+        event_id: UUID,
+        status: SeatStatus | None,
+        section: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> _Page:
         key = (status, section, cursor, limit)
         now = time.monotonic()
         pages = self._pages.get(event_id)
         cached = pages.get(key) if pages else None
-        if cached is None or now - cached.read_at > PAGE_SECONDS:
-            changes = self._changes.get(event_id)
-            records, next_cursor, held = await self._read_page(
-                event_id, status=status, section=section, limit=limit, cursor=cursor
-            )
-            cached = _Page(now, records, next_cursor, held)
-            if self._changes.get(event_id) == changes:  # else it may predate that change
-                if len(self._pages) >= PAGE_CACHE_EVENTS:
-                    self._pages.clear()  # a crude bound: they are a second's worth anyway
-                self._pages.setdefault(event_id, {})[key] = cached
-        anonymous = caller.role is Role.ANONYMOUS
-        if anonymous and cached.anonymous is not None:
-            return cached.anonymous
-        seats = SeatList(
-            items=[seat_view(r, caller, cached.held.get(str(r.id))) for r in cached.records],
-            next_cursor=cached.next_cursor,
+        if cached is not None and now - cached.read_at <= PAGE_SECONDS:
+            return cached
+        changes = self._changes.get(event_id)
+        records, next_cursor, held = await self._read_page(
+            event_id, status=status, section=section, limit=limit, cursor=cursor
         )
-        if anonymous:
-            cached.anonymous = seats
-        return seats
+        cached = _Page(now, records, next_cursor, held)
+        if self._changes.get(event_id) == changes:  # else it may predate that change
+            if len(self._pages) >= PAGE_CACHE_EVENTS:
+                self._pages.clear()  # a crude bound: they are a second's worth anyway
+            self._pages.setdefault(event_id, {})[key] = cached
+        return cached
 
     async def _read_page(
         self,
