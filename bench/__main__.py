@@ -218,6 +218,25 @@ class Probe:
         await self.pg.close()
         await self.redis.close()
 
+    async def settled(self, event_ids: list[str], within: float = 15.0) -> None:
+        """Wait for requests still in flight when wrk stopped counting to finish: until the
+        events' holds and reservations stay the same for half a second."""
+        deadline = time.monotonic() + within
+        last: tuple[int, int] | None = None
+        while time.monotonic() < deadline:
+            holds = 0
+            for event_id in event_ids:
+                key = event_keys(uuid.UUID(event_id))[8]
+                holds += int(await self.redis.call(lambda c, k=key: c.hlen(k)))  # type: ignore[misc]
+            reservations = await self.pg.fetchval(
+                "SELECT count(*) FROM reservations WHERE event_id = ANY($1::uuid[])", event_ids
+            )
+            now = (holds, reservations)
+            if now == last:
+                return
+            last = now
+            await asyncio.sleep(0.5)
+
     async def holds(self, event_ids: list[str]) -> dict[str, tuple[str, str, list[str]]]:
         """hold id -> (event id, customer id, seat ids), as Redis has them."""
         found: dict[str, tuple[str, str, list[str]]] = {}
@@ -357,6 +376,7 @@ class Bench:
             watched_note = self.unwatch(watcher_proc) if watcher_proc else None
         failures: list[str] = []
         async with Probe(self.stack) as probe:
+            await probe.settled(events)
             holds = await probe.holds(events)
             held = await probe.held_seats(events)
             indexed = await probe.indexed(list(holds))
@@ -440,6 +460,7 @@ class Bench:
         failures: list[str] = []
         ok = res.statuses.get("201", 0)
         async with Probe(self.stack) as probe:
+            await probe.settled(events)
             sold = await probe.pg.fetchval(
                 "SELECT count(*) FROM seats WHERE event_id = ANY($1::uuid[])"
                 " AND status = 'RESERVED'",
@@ -569,6 +590,7 @@ class Bench:
         )  # fmt: skip
         failures: list[str] = []
         async with Probe(self.stack) as probe:
+            await probe.settled(events)
             reservations = await probe.pg.fetchval(
                 "SELECT count(*) FROM reservations WHERE event_id = ANY($1::uuid[])"
                 " AND cancelled_at IS NULL",
