@@ -237,6 +237,15 @@ class Probe:
             last = now
             await asyncio.sleep(0.5)
 
+    async def reservations(self, event_ids: list[str]) -> int:
+        """Live (not cancelled) reservations of the events."""
+        found: int = await self.pg.fetchval(
+            "SELECT count(*) FROM reservations WHERE event_id = ANY($1::uuid[])"
+            " AND cancelled_at IS NULL",
+            event_ids,
+        )
+        return found
+
     async def holds(self, event_ids: list[str]) -> dict[str, tuple[str, str, list[str]]]:
         """hold id -> (event id, customer id, seat ids), as Redis has them."""
         found: dict[str, tuple[str, str, list[str]]] = {}
@@ -466,11 +475,7 @@ class Bench:
                 " AND status = 'RESERVED'",
                 events,
             )
-            live = await probe.pg.fetchval(
-                "SELECT count(*) FROM reservations WHERE event_id = ANY($1::uuid[])"
-                " AND cancelled_at IS NULL",
-                events,
-            )
+            live = await probe.reservations(events)
             doubled = await probe.pg.fetchval(
                 "SELECT count(*) FROM (SELECT rs.seat_id FROM reservation_seats rs"
                 " JOIN reservations r ON r.id = rs.reservation_id"
@@ -591,11 +596,7 @@ class Bench:
         failures: list[str] = []
         async with Probe(self.stack) as probe:
             await probe.settled(events)
-            reservations = await probe.pg.fetchval(
-                "SELECT count(*) FROM reservations WHERE event_id = ANY($1::uuid[])"
-                " AND cancelled_at IS NULL",
-                events,
-            )
+            reservations = await probe.reservations(events)
             left = len(await probe.holds(events))
         s = res.statuses
         held, bought = s.get("hold:201", 0), s.get("confirm:201", 0)
