@@ -190,11 +190,6 @@ class EventService:
             await events_repo.delete(conn, event_id)
         await self._engine.invalidate(event_id)  # live readers learn it is gone
 
-    async def open_count(self, event_id: UUID) -> int:
-        event = await self.get(event_id)
-        assert isinstance(event.availability, Availability)
-        return event.availability.open
-
     @staticmethod
     def _availability(num_seats: int, reserved: int, on_hold: int) -> Availability:
         return Availability(open=num_seats - reserved - on_hold, on_hold=on_hold, reserved=reserved)

@@ -158,7 +158,9 @@ class SeatDetails:
     version: int
 
 
-_READS = frozenset({"status", "overlay"})
+# Scripts after which readers see the same seats: nothing for caches to drop. (A hold tells
+# them itself, and only when it was placed; the sweeper's expiries are seen by the clock.)
+_UNSEEN = frozenset({"status", "overlay", "sweep", "fence", "unfence", "hold"})
 # How long a hold's index entries live: past its longest life (three hold times of at most
 # an hour each) and a confirmation's fence.
 INDEX_TTL_SECONDS = 3 * 3600 + 120
@@ -230,9 +232,8 @@ class HoldEngine:
         keys: list[str | bytes] = [*event_keys(event_id), *extra_keys]
         argv: list[str | bytes] = [channel(event_id), *args]
         reply = await self._redis.call(lambda c: c.invoke_script(script, keys=keys, args=argv))
-        if name not in _READS:
-            for listener in self.on_change:
-                listener(event_id)
+        if name not in _UNSEEN:
+            self._changed(event_id)
         if isinstance(reply, list):
             return _text(reply)
         return [str(reply)]
@@ -245,6 +246,10 @@ class HoldEngine:
             return reply
         await self.build_mirror(event_id)
         return await self._run(name, event_id, *args, extra_keys=extra_keys)
+
+    def _changed(self, event_id: UUID) -> None:
+        for listener in self.on_change:
+            listener(event_id)
 
     def _index(self, hold_id: UUID, customer_id: UUID, index: bool) -> tuple[str, list[str]]:
         """The hold script's index argument and keys: on one Redis (no cluster) the script
@@ -314,7 +319,7 @@ class HoldEngine:
         reply = await self._with_mirror(
             event_id, "hold", str(hold_id), str(customer_id), ttl, "ids", *seat_ids, extra_keys=keys
         )
-        return self._placed(hold_id, reply)
+        return self._placed(event_id, hold_id, reply)
 
     async def hold_best(
         self,
@@ -338,12 +343,12 @@ class HoldEngine:
             "1" if adjacent else "0",
             extra_keys=keys,
         )
-        return self._placed(hold_id, reply)
+        return self._placed(event_id, hold_id, reply)
 
-    @staticmethod
-    def _placed(hold_id: UUID, reply: list[str]) -> PlacedHold:
+    def _placed(self, event_id: UUID, hold_id: UUID, reply: list[str]) -> PlacedHold:
         status = reply[0]
         if status == "OK":
+            self._changed(event_id)
             pairs = reply[3:]
             seats = [_details(pairs[i], pairs[i + 1]) for i in range(0, len(pairs), 2)]
             return PlacedHold(

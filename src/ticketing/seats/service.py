@@ -32,6 +32,12 @@ from ticketing.seats.schemas import (
 from ticketing.validation import decode_cursor, page
 
 _encode = msgspec.json.Encoder().encode
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 PAGE_SECONDS = 1.0
 PAGE_CACHE_EVENTS = 1024
 
@@ -42,7 +48,8 @@ class _Page:
     records: list[SeatRecord]
     next_cursor: str | None
     held: dict[str, LiveHold]
-    anonymous: bytes | None = None  # the page as anyone signed out sees it, encoded
+    anonymous: bytes | None = None  # the page as anyone signed out sees it, encoded...
+    anonymous_until: int = 0  # ...until the first hold on it runs out (ms since the epoch)
 
 
 def seat_view(record: SeatRecord, caller: Caller, hold: LiveHold | None = None) -> Seat:
@@ -154,14 +161,20 @@ class SeatService:
         """The same page for a caller signed out, as JSON, encoded once per page read: the
         page most read during an onsale costs neither building nor encoding per request."""
         cached = await self._page(event_id, status, section, limit, cursor)
-        if cached.anonymous is None:
+        now = _now_ms()
+        if cached.anonymous is None or now >= cached.anonymous_until:
             cached.anonymous = _encode(self._render(cached, ANONYMOUS))
+            ends = [h.expires_ms for h in cached.held.values() if h.expires_ms > now]
+            cached.anonymous_until = min(ends, default=1 << 62)
         return cached.anonymous
 
     @staticmethod
     def _render(cached: _Page, caller: Caller) -> SeatList:
+        # A hold that ran out since the page was read is open, before the sweeper says so.
+        now = _now_ms()
+        held = {s: h for s, h in cached.held.items() if h.expires_ms > now}
         return SeatList(
-            items=[seat_view(r, caller, cached.held.get(str(r.id))) for r in cached.records],
+            items=[seat_view(r, caller, held.get(str(r.id))) for r in cached.records],
             next_cursor=cached.next_cursor,
         )
 
