@@ -3,14 +3,7 @@
 -- many threads as connections (-t N -c N): each thread then owns one connection and walks
 -- its own customers through the steps in order.
 -- Usage: wrk -t N -c N -s mixed.lua ... URL -- customers.txt N eventId,eventId,...
-local threads = {}
-local counter = 0
-
-function setup(thread)
-  counter = counter + 1
-  thread:set("index", counter)
-  table.insert(threads, thread)
-end
+dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "common.lua")
 
 function init(args)
   local nthreads = tonumber(args[2])
@@ -75,17 +68,5 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local counts = {}
-  for _, thread in ipairs(threads) do
-    for key, n in pairs(thread:get("statuses")) do counts[key] = (counts[key] or 0) + n end
-  end
-  local parts = {}
-  for key, n in pairs(counts) do table.insert(parts, string.format('"%s":%d', key, n)) end
-  local e = summary.errors
-  io.write(string.format(
-    'RESULT {"requests":%d,"seconds":%.3f,"p50":%d,"p99":%d,"p999":%d,"max":%d,' ..
-    '"statuses":{%s},"socket_errors":%d,"wrapped":0}\n',
-    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
-    latency:percentile(99.9), latency.max, table.concat(parts, ","),
-    e.connect + e.read + e.write + e.timeout))
+  report(summary, latency)
 end
