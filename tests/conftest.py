@@ -17,6 +17,7 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
+from bench.service import LOAD_TEST_LIMITS
 from ticketing.app import create_app
 from ticketing.db import migrate
 from ticketing.embedded import EmbeddedStack
@@ -42,6 +43,8 @@ def make_settings(stack: EmbeddedStack, **env: str) -> Settings:
         "TICKETING_ADMIN_TOKEN": ADMIN_TOKEN,
         "TICKETING_DB_POOL_MIN": "1",
         "TICKETING_RETRY_AFTER": "3",
+        "TICKETING_LOG_FORMAT": "text",
+        **LOAD_TEST_LIMITS,  # the suite signs up thousands of customers from one address
     }
     base.update(env)
     return Settings.from_env(environ=base, env_file=None)

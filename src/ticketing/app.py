@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,6 +13,7 @@ from uuid import UUID
 
 import swagger_ui_bundle
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
@@ -20,9 +21,10 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
-from ticketing.auth.guards import provide_caller, token_checked
+from ticketing.auth.guards import admitted, provide_caller
 from ticketing.auth.tokens import TokenService
 from ticketing.cache.idempotency import Idempotency
+from ticketing.cache.ratelimit import RateLimiter
 from ticketing.cache.redis import Redis
 from ticketing.customers.controller import CustomerController, SessionController
 from ticketing.customers.service import CustomerService
@@ -37,6 +39,9 @@ from ticketing.holds.service import HoldService
 from ticketing.holds.sweeper import Sweeper
 from ticketing.live.controller import LiveController
 from ticketing.live.feed import LiveFeed
+from ticketing.observe import logs, metrics
+from ticketing.observe.controller import MetricsController
+from ticketing.observe.edge import Edge
 from ticketing.reservations.controller import (
     CustomerReservationsController,
     ReservationController,
@@ -95,7 +100,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings.redis_url,
         settings.admin_token,
     )
-    logging.basicConfig(level=settings.log_level.upper())
+    logs.configure(settings.log_level, settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -123,11 +128,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 return await holds_repo.mirror_snapshot(conn, event_id)
 
         engine = HoldEngine(redis, snapshot)
+        engine.on_expired.append(metrics.EXPIRIES.inc)
         holds = HoldService(db, redis, engine)
         reservations = ReservationService(db, holds)
         sweeper = asyncio.create_task(Sweeper(engine, redis, reservations.settle).run())
+        sampler = asyncio.create_task(_sample_pool(db))
         live = LiveFeed(redis, engine)
         live.start()
+        # `ticketing serve` signals a worker with SIGUSR1 just before asking it to stop.
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGUSR1, live.drain)
         state = app.state
         state.settings = settings
         state.db = db
@@ -140,13 +151,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state.reservations = reservations
         state.idempotency = Idempotency(redis)
         state.live = live
+        state.limiter = RateLimiter(
+            redis,
+            {
+                "holds": settings.rate_holds,
+                "writes": settings.rate_writes,
+                "reads": settings.rate_reads,
+                "signup": settings.rate_signup,
+                "streams": settings.rate_streams,
+            },
+        )
         try:
             yield
         finally:
             await live.close()
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, sampler):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await redis.close()
             await db.close()
 
@@ -156,7 +178,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
         return Provide(provide, sync_to_thread=False)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             EventController,
             EventSeatsController,
@@ -169,6 +191,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CustomerReservationsController,
             LiveController,
             HealthController,
+            MetricsController,
             create_static_files_router(
                 path="/api/assets", directories=[SWAGGER_ASSETS], include_in_schema=False
             ),
@@ -185,10 +208,58 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "live": from_state("live"),
             "settings": from_state("settings"),
         },
-        guards=[token_checked],
+        guards=[admitted],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         openapi_config=_openapi(),
         request_max_body_size=settings.max_body_bytes,
+        cors_config=_cors(settings.cors_origins),
+        logging_config=None,  # ticketing.observe.logs owns the log format
         debug=False,
     )
+    # Outermost, around routing and error handling: every answer gets its headers and counts.
+    app.asgi_handler = Edge(
+        app.asgi_handler, access_log=settings.access_log, trust_forwarded=settings.trust_forwarded
+    )
+    return app
+
+
+def _cors(origins: tuple[str, ...]) -> CORSConfig | None:
+    """Off unless origins are configured; browsers may then send and read what clients need."""
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(origins),
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Idempotency-Key",
+            "If-Match",
+            "Last-Event-ID",
+            "X-Request-ID",
+        ],
+        expose_headers=[
+            "ETag",
+            "Location",
+            "Retry-After",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+            "RateLimit-Policy",
+            "X-Request-ID",
+        ],
+        allow_credentials=False,
+        max_age=600,
+    )
+
+
+async def _sample_pool(db: Database) -> None:
+    """Each second, this worker's PostgreSQL pool use, for the metrics."""
+    in_use, idle, most = (metrics.POOL.labels(s) for s in ("in_use", "idle", "max"))
+    while True:
+        stats = db.pool_stats()
+        in_use.set(stats["size"] - stats["idle"])
+        idle.set(stats["idle"])
+        most.set(stats["max"])
+        await asyncio.sleep(1.0)

@@ -1,4 +1,4 @@
-"""`ticketing serve | db upgrade | db downgrade | db reset --yes | db seed`.
+"""`ticketing serve | check [--ready] | db upgrade | db downgrade | db reset --yes | db seed`.
 
 Every command reads the settings first and exits with status 2 and one line naming the
 setting when one is wrong. When DATABASE_URL or REDIS_URL is unset, the command starts the
@@ -12,7 +12,10 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import shutil
+import signal
 import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -56,8 +59,48 @@ def _stack(settings: Settings, *, quiet: bool = False, redis: bool = True) -> It
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    # Workers write their metrics to files here (set before anything imports the metrics).
+    metrics_dir = tempfile.mkdtemp(prefix="ticketing-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        _run_server(settings, args)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _granian_logging(fmt: str) -> dict[str, object]:
+    """Granian's own lines in the service's format."""
+    formatter = "ticketing.observe.logs." + ("JsonFormatter" if fmt == "json" else "TextFormatter")
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"service": {"()": formatter}},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "service",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {"_granian": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    }
+
+
+def _run_server(settings: Settings, args: argparse.Namespace) -> None:
     from granian import Granian
     from granian.constants import Interfaces, Loops
+
+    class _Server(Granian):  # type: ignore[misc,valid-type]
+        """Granian, telling each worker to end its open streams before it is asked to stop:
+        a stream never finishes by itself, and a worker waits for every open request."""
+
+        def signal_handler_interrupt(self, *args: object, **kwargs: object) -> None:
+            for worker in list(getattr(self, "wrks", ())):
+                pid = getattr(getattr(worker, "inner", None), "pid", None)
+                if pid:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGUSR1)
+            super().signal_handler_interrupt(*args, **kwargs)
 
     from ticketing.db import migrate
 
@@ -78,8 +121,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         )
         shown = "localhost" if host in {"127.0.0.1", "0.0.0.0"} else host  # noqa: S104
         print(f"Ticketing API on http://{shown}:{port}  (docs: http://{shown}:{port}/api)")
+        if ready.metrics_port is not None:
+            from prometheus_client import start_http_server
+
+            from ticketing.observe.metrics import registry
+
+            start_http_server(ready.metrics_port, addr=host, registry=registry())
+            print(f"Metrics on http://{shown}:{ready.metrics_port}/metrics")
         sys.stdout.flush()
-        Granian(
+        _Server(
             "ticketing.app:create_app",
             address=host,
             port=port,
@@ -91,7 +141,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
             factory=True,
             loop=Loops.uvloop,
             log_access=False,
-            workers_kill_timeout=30,
+            log_dictconfig=_granian_logging(ready.log_format),
+            # On SIGTERM workers stop accepting and finish what is in flight, up to this long.
+            workers_kill_timeout=ready.shutdown_seconds,
         ).serve()
 
 
@@ -177,6 +229,26 @@ def _db(settings: Settings, args: argparse.Namespace) -> None:
             print(f"Seeded a demo event: /events/{event_id}")
 
 
+def _check(settings: Settings, args: argparse.Namespace) -> None:
+    """Exit 0 when the local server answers its health (or readiness) probe with 200."""
+    import urllib.error
+    import urllib.request
+
+    host = "127.0.0.1" if settings.host in {"0.0.0.0", "::", ""} else settings.host  # noqa: S104
+    path = "/health/ready" if args.ready else "/health"
+    url = f"http://{host}:{args.port or settings.port}{path}"
+    try:
+        with urllib.request.urlopen(url, timeout=3) as answer:
+            status = answer.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except OSError as exc:
+        _fail(f"{url}: {exc}", 1)
+        return
+    if status != 200:
+        _fail(f"{url}: HTTP {status}", 1)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ticketing", description="Ticketing API")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -184,6 +256,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (TICKETING_HOST)")
     serve.add_argument("--port", type=int, help="port (TICKETING_PORT)")
     serve.add_argument("--workers", type=int, help="worker processes (TICKETING_WORKERS)")
+    check = commands.add_parser("check", help="probe the local server (container healthcheck)")
+    check.add_argument("--ready", action="store_true", help="readiness: PostgreSQL and Redis")
+    check.add_argument("--port", type=int, help="port (TICKETING_PORT)")
     db = commands.add_parser("db", help="database schema and data")
     db.add_argument("action", choices=["upgrade", "downgrade", "reset", "seed"])
     db.add_argument("revision", nargs="?", help="target revision (upgrade: head, downgrade: -1)")
@@ -203,6 +278,8 @@ def main(argv: list[str] | None = None) -> None:
             if value is not None and not 1 <= value <= hi:
                 _fail(f"{name}: must be between 1 and {hi}, got {value}")
         _serve(settings, args)
+    elif args.command == "check":
+        _check(settings, args)
     else:
         _db(settings, args)
 

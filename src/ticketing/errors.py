@@ -150,3 +150,15 @@ class DependencyUnavailable(AppError):
         )
         self.dependency = dependency
         self.headers["Retry-After"] = str(retry_after)
+
+
+class Stopping(AppError):
+    """This server process is shutting down; another one (or this one restarted) will answer."""
+
+    status = 503
+    code = "SERVICE_STOPPING"
+    title = "The server is stopping"
+
+    def __init__(self, retry_after: int = 1) -> None:
+        super().__init__("This server is shutting down; reconnect and another will answer")
+        self.headers["Retry-After"] = str(retry_after)

@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Controller, Response, get
 from litestar.datastructures import State
 
+from ticketing.auth.guards import RATE_OPT
 from ticketing.errors import AppError
 from ticketing.validation import Schema
 from ticketing.web import problem_response
@@ -34,6 +35,7 @@ async def _check(name: str, probe: Any, limit_seconds: float) -> tuple[str, str]
 class HealthController(Controller):
     path = "/health"
     tags = ["health"]
+    opt = {RATE_OPT: None}  # probes are never rate limited
 
     @get("/")
     async def live(self) -> Liveness:

@@ -88,6 +88,52 @@ def _admin_token(name: str, raw: str) -> str | None:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """At most `limit` requests per `window` seconds."""
+
+    limit: int
+    window: int
+
+    def __str__(self) -> str:
+        return f"{self.limit}/{self.window}s"
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def _rate(name: str, raw: str) -> Rate | None:
+    value = raw.strip().lower()
+    if value in {"off", "0", ""}:
+        return None
+    count, sep, window = value.partition("/")
+    unit = window[-1:] if window[-1:] in _UNITS else "s"
+    digits = window[:-1] if window[-1:] in _UNITS else window
+    if not sep or not count.strip().isdigit() or not digits.strip().isdigit():
+        raise SettingsError(
+            name, f"must look like 30/10s (requests per window) or off, got {raw!r}"
+        )
+    rate = Rate(int(count), int(digits) * _UNITS[unit])
+    if not (1 <= rate.limit <= 10_000_000 and 1 <= rate.window <= 86_400):
+        raise SettingsError(name, "must allow 1..10000000 requests per 1 s..24 h")
+    return rate
+
+
+def _origins(name: str, raw: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if origin != "*" and (parts.scheme not in {"http", "https"} or not parts.hostname):
+            raise SettingsError(
+                name, f"must be * or origins like https://example.com, got {origin!r}"
+            )
+    return origins
+
+
+def _optional_port(name: str, raw: str) -> int | None:
+    return None if not raw.strip() else _int(1, 65535)(name, raw)
+
+
 def _spec(env: str, parse: Callable[[str, str], Any], doc: str) -> Any:
     return field(metadata={"env": env, "parse": parse, "doc": doc})
 
@@ -153,6 +199,47 @@ class Settings:
     migrate_on_start: bool = _spec(
         "TICKETING_MIGRATE_ON_START", _bool, "apply migrations before serving"
     )
+    log_format: str = _spec(
+        "TICKETING_LOG_FORMAT", _choice("json", "text"), "log lines as JSON objects or plain text"
+    )
+    access_log: bool = _spec("TICKETING_ACCESS_LOG", _bool, "log one line per request")
+    metrics_port: int | None = _spec(
+        "TICKETING_METRICS_PORT",
+        _optional_port,
+        "serve /metrics without a token on this port too; unset: only with the admin token",
+    )
+    cors_origins: tuple[str, ...] = _spec(
+        "TICKETING_CORS_ORIGINS",
+        _origins,
+        "browser origins allowed to call the API, comma-separated; unset: CORS off",
+    )
+    trust_forwarded: bool = _spec(
+        "TICKETING_TRUST_FORWARDED",
+        _bool,
+        "take the client address from X-Forwarded-For (only behind a proxy that sets it)",
+    )
+    rate_holds: Rate | None = _spec(
+        "TICKETING_RATE_LIMIT_HOLDS",
+        _rate,
+        "holding, extending, releasing and confirming, per customer token (or off)",
+    )
+    rate_writes: Rate | None = _spec(
+        "TICKETING_RATE_LIMIT_WRITES", _rate, "other writes, per customer token or address"
+    )
+    rate_reads: Rate | None = _spec(
+        "TICKETING_RATE_LIMIT_READS", _rate, "reads, per customer token or address"
+    )
+    rate_signup: Rate | None = _spec(
+        "TICKETING_RATE_LIMIT_SIGNUP", _rate, "sign-ups and rejected tokens, per address"
+    )
+    rate_streams: Rate | None = _spec(
+        "TICKETING_RATE_LIMIT_STREAMS", _rate, "stream and seat-map opens, per token or address"
+    )
+    shutdown_seconds: int = _spec(
+        "TICKETING_SHUTDOWN_TIMEOUT",
+        _int(1, 600),
+        "on SIGTERM, how long requests in flight may take before workers are stopped",
+    )
 
     @classmethod
     def from_env(
@@ -205,6 +292,17 @@ _DEFAULTS: dict[str, Any] = {
     "stream_heartbeat_seconds": 15,
     "log_level": "info",
     "migrate_on_start": True,
+    "log_format": "json",
+    "access_log": True,
+    "metrics_port": None,
+    "cors_origins": (),
+    "trust_forwarded": False,
+    "rate_holds": Rate(30, 10),
+    "rate_writes": Rate(60, 10),
+    "rate_reads": Rate(600, 10),
+    "rate_signup": Rate(20, 60),
+    "rate_streams": Rate(30, 60),
+    "shutdown_seconds": 30,
 }
 
 
@@ -215,7 +313,7 @@ def settings_table() -> list[tuple[str, str, str]]:
         default = _DEFAULTS[f.name]
         shown = (
             "unset"
-            if default is None
+            if default is None or default == ()
             else str(default).lower()
             if isinstance(default, bool)
             else str(default)

@@ -10,22 +10,30 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.service import Stack, serve
+from bench.service import Server, Stack, serve
 from tests.conftest import ADMIN_TOKEN
 from ticketing.embedded import EmbeddedStack
 
 
 @contextmanager
-def serving(stack: EmbeddedStack, scratch: Path) -> Iterator[str]:
-    """Run `ticketing serve` (one worker, heartbeat every second) until the block ends; its
-    log must show no traceback."""
+def serving_process(
+    stack: EmbeddedStack, scratch: Path, *, workers: int = 1, **env: str
+) -> Iterator[Server]:
+    """Run `ticketing serve` (heartbeat every second, `env` on top) until the block ends;
+    its log must show no traceback."""
     assert stack.postgres is not None
     assert stack.valkey is not None
     on = Stack(stack.postgres.url, stack.valkey.url, ADMIN_TOKEN, scratch, embedded=True)
-    with serve(on, env={"TICKETING_STREAM_HEARTBEAT": "1"}) as server:
-        yield server.base_url
+    with serve(on, workers=workers, env={"TICKETING_STREAM_HEARTBEAT": "1", **env}) as server:
+        yield server
     text = server.log.read_text()
     assert "Traceback" not in text, text
+
+
+@contextmanager
+def serving(stack: EmbeddedStack, scratch: Path) -> Iterator[str]:
+    with serving_process(stack, scratch) as server:
+        yield server.base_url
 
 
 @pytest.fixture(scope="session")

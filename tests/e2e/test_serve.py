@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -170,3 +171,24 @@ def test_db_reset_refuses_without_yes(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "--yes" in result.stderr
+
+
+def test_check_command_probes_a_running_server(served: str) -> None:
+    port = served.rsplit(":", 1)[1]
+    ticketing = shutil.which("ticketing", path=str(Path(sys.executable).parent))
+    assert ticketing is not None
+    for args in ([], ["--ready"]):
+        ok = subprocess.run(
+            [ticketing, "check", "--port", port, *args], capture_output=True, check=False
+        )
+        assert ok.returncode == 0, ok.stderr
+    from ticketing.embedded import free_port
+
+    down = subprocess.run(
+        [ticketing, "check", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert down.returncode == 1
+    assert "ticketing:" in down.stderr

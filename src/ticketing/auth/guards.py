@@ -13,8 +13,13 @@ from litestar.handlers import BaseRouteHandler
 
 from ticketing.auth.caller import Caller
 from ticketing.auth.tokens import TokenService
+from ticketing.cache.ratelimit import RateLimiter, Verdict, address_subject, token_subject
+from ticketing.errors import RateLimited, Unauthorized
+from ticketing.observe import metrics
+from ticketing.observe.edge import CLIENT_KEY, RATE_KEY
 
 _SCOPE_KEY = "ticketing.caller"
+RATE_OPT = "rate"  # a handler's rate-limit class (`opt={"rate": ...}`); None: not limited
 
 
 async def resolve_caller(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller:
@@ -47,8 +52,40 @@ async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRoute
         caller.require_customer()
 
 
-async def token_checked(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+async def admitted(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
-    """Every route: a presented token must be live (401 otherwise), even on public reads."""
-    await resolve_caller(connection)
+    """Every route: a presented token must be live (401 otherwise), even on public reads,
+    and the caller must be within the route's rate limit (429 otherwise).
+
+    A customer is counted by token, anyone without a token by address, and a rejected token
+    against the address that sent it (in the signup class), so guessing tokens is slow.
+    Admins are not limited.
+    """
+    scope: Any = connection.scope
+    limiter: RateLimiter = connection.app.state.limiter
+    address = str(scope.get(CLIENT_KEY) or "unknown")
+    try:
+        caller = await resolve_caller(connection)
+    except Unauthorized:
+        await _count(scope, limiter, "signup", address_subject(address))
+        raise
+    kind = handler.opt.get(RATE_OPT, "reads" if scope["method"] in {"GET", "HEAD"} else "writes")
+    if kind is None or caller.is_admin:
+        return
+    subject = token_subject(caller.token_hash) if caller.token_hash else address_subject(address)
+    await _count(scope, limiter, kind, subject)
+
+
+async def _count(scope: Any, limiter: RateLimiter, kind: str, subject: str) -> None:
+    verdict: Verdict | None = await limiter.hit(kind, subject)
+    if verdict is None:
+        return
+    scope[RATE_KEY] = verdict
+    if not verdict.allowed:
+        metrics.RATE_LIMITED.labels(kind).inc()
+        raise RateLimited(
+            f"More than {verdict.rate.limit} requests in {verdict.rate.window} s; "
+            f"retry in {verdict.reset_seconds} s",
+            verdict.reset_seconds,
+        )

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ticketing.auth.caller import Caller
-from ticketing.auth.guards import admin_only, customer_only, signed_in
+from ticketing.auth.guards import RATE_OPT, admin_only, customer_only, signed_in
 from ticketing.auth.tokens import TokenService
 from ticketing.customers.schemas import (
     Customer,
@@ -30,7 +30,7 @@ class CustomerController(Controller):
     path = "/customers"
     tags = ["customers"]
 
-    @post("/", dto=Body[CustomerCreate], return_dto=None, status_code=201)
+    @post("/", opt={RATE_OPT: "signup"}, dto=Body[CustomerCreate], return_dto=None, status_code=201)
     async def sign_up(
         self, data: JSONBody[CustomerCreate], customers: NamedDependency[CustomerService]
     ) -> Response[SignUp]:

@@ -12,7 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from ticketing.auth.caller import Caller
-from ticketing.auth.guards import customer_only, signed_in
+from ticketing.auth.guards import RATE_OPT, customer_only, signed_in
 from ticketing.cache.idempotency import Answer, Idempotency, check_key
 from ticketing.errors import Conflict, Forbidden, NotFound
 from ticketing.holds.schemas import Hold, HoldCreate, SeatStatusChange
@@ -25,6 +25,7 @@ from ticketing.seats.service import SeatService
 from ticketing.web import Body
 
 _encoder = msgspec.json.Encoder()
+HOLDS = {RATE_OPT: "holds"}  # the onsale's steps share one rate limit
 
 # The onsale's hot handlers (hold, extend, release, confirm) take one dependency, `caller`,
 # and their services from the app's state: Litestar resolves two or more dependencies of a
@@ -69,7 +70,14 @@ class EventHoldsController(Controller):
     path = "/events/{event_id:uuid}"
     tags = ["holds"]
 
-    @post("/holds", guards=[customer_only], dto=Body[HoldCreate], return_dto=None, status_code=201)
+    @post(
+        "/holds",
+        guards=[customer_only],
+        opt=HOLDS,
+        dto=Body[HoldCreate],
+        return_dto=None,
+        status_code=201,
+    )
     async def create_hold(
         self,
         request: Request[Any, Any, Any],
@@ -99,7 +107,11 @@ class EventHoldsController(Controller):
         return {"openSeats": view.open_seats()}
 
     @patch(
-        "/seats/{seat_id:uuid}", guards=[customer_only], dto=Body[SeatStatusChange], return_dto=None
+        "/seats/{seat_id:uuid}",
+        guards=[customer_only],
+        opt=HOLDS,
+        dto=Body[SeatStatusChange],
+        return_dto=None,
     )
     async def change_seat(
         self,
@@ -155,7 +167,7 @@ class HoldController(Controller):
         """A live hold (owner, admin); 404 once expired, released or confirmed."""
         return await holds.get(hold_id, caller)
 
-    @post("/{hold_id:uuid}/extend", guards=[customer_only], status_code=200)
+    @post("/{hold_id:uuid}/extend", guards=[customer_only], opt=HOLDS, status_code=200)
     async def extend_hold(
         self,
         request: Request[Any, Any, Any],
@@ -166,7 +178,7 @@ class HoldController(Controller):
         holds: HoldService = request.app.state.holds
         return await holds.extend(hold_id, caller)
 
-    @delete("/{hold_id:uuid}", guards=[signed_in], status_code=204)
+    @delete("/{hold_id:uuid}", guards=[signed_in], opt=HOLDS, status_code=204)
     async def release_hold(
         self,
         request: Request[Any, Any, Any],
@@ -177,7 +189,7 @@ class HoldController(Controller):
         holds: HoldService = request.app.state.holds
         await holds.release(hold_id, caller)
 
-    @post("/{hold_id:uuid}/reservation", guards=[customer_only], status_code=201)
+    @post("/{hold_id:uuid}/reservation", guards=[customer_only], opt=HOLDS, status_code=201)
     async def confirm_hold(
         self,
         request: Request[Any, Any, Any],

@@ -50,6 +50,7 @@ def event_keys(event_id: UUID) -> list[str]:
             "holds",
             "seq",
             "epoch",
+            "expired",
         )
     ]
 
@@ -193,6 +194,12 @@ def _details(seat_id: str, packed: str) -> SeatDetails:
 
 
 @dataclass(frozen=True, slots=True)
+class Swept:
+    next_expiry_ms: int | None
+    stale_fenced: list[str]  # holds whose confirmation died mid-way, for PostgreSQL to settle
+
+
+@dataclass(frozen=True, slots=True)
 class FencedHold:
     """A hold's record: its customer, seats and times."""
 
@@ -224,6 +231,8 @@ class HoldEngine:
         # Told the event of every script that may have changed it, in this process: caches
         # of what readers see drop the event's entries at once instead of at their expiry.
         self.on_change: list[Callable[[UUID], None]] = []
+        # Told how many holds ran out, each time a sweep counts some (for the metrics).
+        self.on_expired: list[Callable[[int], None]] = []
 
     async def _run(
         self, name: str, event_id: UUID, *args: str, extra_keys: Sequence[str] = ()
@@ -427,16 +436,20 @@ class HoldEngine:
             for i in range(0, len(flat) - 3, 4)
         ]
 
-    async def sweep(self, event_id: UUID) -> tuple[int | None, list[str]] | None:
-        """Release the event's expired holds now. Returns (next expiry ms, stale fenced hold
-        ids) or None when the event has nothing left in Redis and is dropped from the sweep.
+    async def sweep(self, event_id: UUID) -> Swept | None:
+        """Release the event's expired holds now, and count the holds that ran out since the
+        last sweep. None when the event has nothing left in Redis and leaves the sweep.
         """
         reply = await self._run("sweep", event_id)
+        expired = int(reply[1]) if len(reply) > 1 else 0
+        if expired:
+            for listener in self.on_expired:
+                listener(expired)
         if reply[0] == "NO_MIRROR":
             event = str(event_id)
             await self._redis.call(lambda c: c.srem(SWEEP_SET, [event]))
             return None
-        return (int(float(reply[0])) if reply[0] else None), reply[1:]
+        return Swept(int(float(reply[0])) if reply[0] else None, reply[2:])
 
     async def swept_events(self) -> list[UUID]:
         members = await self._redis.call(lambda c: c.smembers(SWEEP_SET))

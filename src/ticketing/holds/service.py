@@ -21,6 +21,7 @@ from ticketing.errors import Conflict, FieldError, NotFound, ValidationFailed
 from ticketing.holds import engine as eng
 from ticketing.holds.engine import HoldEngine, LiveHold, SeatDetails
 from ticketing.holds.schemas import Hold, HoldCreate
+from ticketing.observe import metrics
 from ticketing.seats import repository as seats_repo
 from ticketing.seats.schemas import Seat
 from ticketing.seats.service import live_holds, seat_view
@@ -85,12 +86,14 @@ class HoldService:
                 "seatIds", f"Not seats of this event: {', '.join(exc.seat_ids)}"
             ) from None
         except eng.SeatsUnavailable as exc:
+            metrics.HOLDS_TAKEN.inc()
             raise Conflict(
                 "Some seats are held or reserved; nothing was held",
                 code="SEATS_UNAVAILABLE",
                 unavailableSeatIds=exc.seat_ids,
             ) from None
         except eng.NoneAvailable:
+            metrics.HOLDS_TAKEN.inc()
             what = "side by side " if body.adjacent else ""
             raise Conflict(
                 f"Not enough open seats {what}to hold {body.quantity}",
@@ -98,12 +101,14 @@ class HoldService:
                 unavailableSeatIds=[],
             ) from None
         except eng.LimitExceeded as exc:
+            metrics.HOLDS_OVER_LIMIT.inc()
             raise Conflict(
                 f"A customer may hold and reserve at most {exc.maximum} seats of this event;"
                 f" you have {exc.already}",
                 code="LIMIT_EXCEEDED",
                 maxNumSeats=exc.maximum,
             ) from None
+        metrics.HOLDS.inc()
         if not self.engine.indexes_holds:
             await self._index(event_id, customer_id, hold_id)
         # The answer is built from what the hold script returned: no PostgreSQL on this path.

@@ -74,5 +74,5 @@ class Sweeper:
             result = await self._engine.sweep(event_id)
             if result is None:
                 continue
-            for hold_id in result[1]:
+            for hold_id in result.stale_fenced:
                 await self._settle(event_id, UUID(hold_id))

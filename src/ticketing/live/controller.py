@@ -15,9 +15,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Stream
 
+from ticketing.auth.guards import RATE_OPT
+from ticketing.errors import Stopping
 from ticketing.events.service import EventService
 from ticketing.live.feed import LiveFeed
 from ticketing.live.view import Availability, EventView, Listener
+from ticketing.observe import metrics
 from ticketing.settings import Settings
 
 MAP_PAGE = (Path(__file__).parent / "map.html").read_text()
@@ -32,6 +35,7 @@ async def _frames(
 ) -> AsyncIterator[bytes]:
     # Tells EventSource clients to reconnect after 2 s; they send Last-Event-ID and resume.
     yield b"retry: 2000\n\n"
+    metrics.SUBSCRIBERS.inc()
     try:
         while True:
             try:
@@ -51,6 +55,7 @@ async def _frames(
                 batch.append(frame)
             yield b"".join(batch)
     finally:
+        metrics.SUBSCRIBERS.dec()
         feed.leave(view, listener)
 
 
@@ -72,6 +77,7 @@ class LiveController(Controller):
 
     @get(
         "/stream",
+        opt={RATE_OPT: "streams"},
         media_type="text/event-stream",
         responses=None,
         description=(
@@ -92,6 +98,8 @@ class LiveController(Controller):
     ) -> Stream:
         """The event's seats as they change, as Server-Sent Events."""
         settings: Settings = request.app.state.settings  # one dependency: see holds/controller
+        if live.draining:
+            raise Stopping(settings.retry_after_seconds)
         view = await live.view(event_id)
         listener = live.listen(view, request.headers.get("last-event-id"))
         return Stream(
@@ -100,7 +108,7 @@ class LiveController(Controller):
             headers=STREAM_HEADERS,
         )
 
-    @get("/map", media_type="text/html", include_in_schema=True)
+    @get("/map", media_type="text/html", opt={RATE_OPT: "streams"}, include_in_schema=True)
     async def seat_map(
         self,
         event_id: FromPath[UUID],

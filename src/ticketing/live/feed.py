@@ -62,11 +62,20 @@ class LiveFeed:
         self._client_lock = asyncio.Lock()
         self._resyncs: set[asyncio.Task[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
+        self.draining = False
 
     # --- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
         self._watchdog = asyncio.create_task(self._watch())
+
+    def drain(self) -> None:
+        """The server is stopping: end every open stream now (clients reconnect, to another
+        server), and open no more, so that shutdown need not wait for streams that never end.
+        """
+        self.draining = True
+        for view in self._views.values():
+            view.end()
 
     async def close(self) -> None:
         tasks = [t for t in (self._watchdog, *self._resyncs) if t is not None]

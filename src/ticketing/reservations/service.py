@@ -22,6 +22,7 @@ from ticketing.db.database import Database
 from ticketing.errors import AppError, Conflict, DependencyUnavailable, NotFound
 from ticketing.holds import engine as eng
 from ticketing.holds.service import HoldService
+from ticketing.observe import metrics
 from ticketing.reservations import repository as reservations_repo
 from ticketing.reservations.repository import ReservationRecord
 from ticketing.reservations.schemas import Reservation, ReservationList
@@ -71,6 +72,7 @@ class ReservationService:
         try:
             record, seats = await self._commit(event_id, customer_id, hold_id, fenced.seat_ids)
         except _SeatsTaken as taken:
+            metrics.CONFIRMS_TAKEN.inc()
             await self._engine.abandon(event_id, hold_id)
             raise Conflict(
                 "Some seats were reserved meanwhile; nothing was reserved",
@@ -83,6 +85,7 @@ class ReservationService:
             except DependencyUnavailable:
                 log.warning("could not lift the fence of hold %s; it settles by itself", hold_id)
             raise
+        metrics.CONFIRMS.inc()
         try:
             await self._engine.confirmed(event_id, hold_id)
         except DependencyUnavailable:
@@ -105,6 +108,7 @@ class ReservationService:
                 if refused.reason == "NO_EVENT":
                     raise NotFound.of("event", event_id) from None
                 if refused.reason == "LIMIT":
+                    metrics.CONFIRMS_OVER_LIMIT.inc()
                     maximum = int(refused.detail)
                     raise Conflict(
                         f"A customer may reserve at most {maximum} seats of this event",

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
 import pytest
+from glide import ExpirySet, ExpiryType
 from litestar.testing import AsyncTestClient
 
 from ticketing.cache.redis import Redis
 from ticketing.db.database import Database
 from ticketing.holds import repository
 from ticketing.holds.engine import HoldEngine, MirrorSnapshot, event_keys
+from ticketing.holds.sweeper import LEASE_KEY
 from ticketing.settings import Settings
 
 
@@ -62,3 +67,20 @@ async def age_hold(redis: Redis, event_id: UUID, hold_id: UUID, by_ms: int) -> N
     assert score is not None
     await redis.call(lambda c: c.hset(holds, {str(hold_id): json.dumps(record)}))
     await redis.call(lambda c: c.zadd(expiry, {str(hold_id): score - by_ms}))
+
+
+@asynccontextmanager
+async def sweeping_alone(redis: Redis) -> AsyncIterator[None]:
+    """Take the sweepers' lease from whichever server holds it, so that no sweeper runs until
+    the block ends (a sweep already under way is given time to finish)."""
+    token = "test-" + secrets.token_hex(8)
+    lease = ExpirySet(ExpiryType.MILLSEC, 10_000)
+    await redis.call(lambda c: c.set(LEASE_KEY, token, expiry=lease))
+    await asyncio.sleep(SETTLE_SECONDS)
+    try:
+        yield
+    finally:
+        await redis.call(lambda c: c.delete([LEASE_KEY]))
+
+
+SETTLE_SECONDS = 0.6  # a sweeper ticks every 0.25 s; one tick's work ends well within this

@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from tests.conftest import make_customer, make_event, reserve_directly, seats_of
-from tests.integration.holds.conftest import age_hold
+from tests.integration.holds.conftest import age_hold, sweeping_alone
 from ticketing.cache.redis import Redis
 from ticketing.holds.engine import (
     ExtendLimit,
@@ -20,6 +20,7 @@ from ticketing.holds.engine import (
     NoneAvailable,
     NotOwner,
     SeatsUnavailable,
+    Swept,
     UnknownSeats,
     event_keys,
 )
@@ -150,10 +151,20 @@ async def test_sweeper_leaves_nothing_behind(client: Any, engine: HoldEngine, re
     event, seats = await _event(client)
     customer = uuid4()
     placed = await engine.hold_seats(event, customer, uuid4(), seats[:3])
-    await age_hold(redis, event, placed.hold_id, 60_001)
-    result = await engine.sweep(event)
-    assert result == (None, [])
+    counted: list[int] = []
+    engine.on_expired.append(counted.append)
+    try:
+        async with sweeping_alone(redis):  # no other process's sweeper takes the count
+            await age_hold(redis, event, placed.hold_id, 60_001)
+            result = await engine.sweep(event)
+            again = await engine.sweep(event)
+    finally:
+        engine.on_expired.remove(counted.append)
+    assert result == Swept(None, [])
+    assert again == Swept(None, [])
+    assert counted == [1]  # the one hold that ran out, counted once
     keys = event_keys(event)
+    assert await redis.call(lambda c: c.exists([keys[11]])) == 0  # the count, handed on
     assert await redis.call(lambda c: c.hlen(keys[5])) == 0  # held
     assert await redis.call(lambda c: c.hlen(keys[8])) == 0  # holds
     assert await redis.call(lambda c: c.zcard(keys[6])) == 0  # expiry

@@ -13,6 +13,7 @@
 --                                      h: hold seconds, f: 1 while fenced for confirmation}
 --  10 seq       STRING the event's change counter
 --  11 epoch      STRING when the counter started (ms): a new epoch means it started again
+--  12 expired    STRING holds that ran out since the sweeper last counted them
 -- ARGV[1] is the event's pub/sub channel; the rest is per script.
 --
 -- Time is the server's clock (TIME), the same for every API process.
@@ -20,6 +21,7 @@
 local K = {
   meta = KEYS[1], seats = KEYS[2], order = KEYS[3], reserved = KEYS[4], rescount = KEYS[5],
   held = KEYS[6], expiry = KEYS[7], custheld = KEYS[8], holds = KEYS[9], seq = KEYS[10], epoch = KEYS[11],
+  expired = KEYS[12],
   channel = ARGV[1],
 }
 
@@ -66,7 +68,7 @@ end
 -- Release every hold whose time is up. A fenced hold is left alone: its reservation may
 -- have committed, and only PostgreSQL can say (the sweeper asks it).
 local function purge(now)
-  local freed = {}
+  local freed, holds = {}, 0
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.expiry, '-inf', now)) do
     local raw = redis.call('HGET', K.holds, id)
     if not raw then
@@ -75,10 +77,15 @@ local function purge(now)
       local rec = cjson.decode(raw)
       if rec.f ~= 1 then
         for _, seat in ipairs(drop_hold(id, rec)) do freed[#freed + 1] = seat end
+        holds = holds + 1
       end
     end
   end
   if #freed > 0 then announce('expired', freed, 'OPEN') end
+  if holds > 0 then
+    redis.call('INCRBY', K.expired, holds)
+    redis.call('EXPIRE', K.expired, 3600)
+  end
   return freed
 end
 

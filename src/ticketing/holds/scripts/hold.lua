@@ -71,9 +71,9 @@ redis.call('HINCRBY', K.custheld, customer, #chosen)
 announce('held', chosen, 'ON_HOLD', expires)
 if index_ttl > 0 then
   local event_id = string.match(K.channel, '^{ev:([^}]*)}')
-  redis.call('SET', KEYS[12], event_id, 'EX', index_ttl)
-  redis.call('SADD', KEYS[13], event_id .. '/' .. hold_id)
-  redis.call('EXPIRE', KEYS[13], index_ttl)
+  redis.call('SET', KEYS[13], event_id, 'EX', index_ttl)
+  redis.call('SADD', KEYS[14], event_id .. '/' .. hold_id)
+  redis.call('EXPIRE', KEYS[14], index_ttl)
 end
 local reply = {'OK', tostring(expires), tostring(now)}
 for _, seat in ipairs(chosen) do

@@ -1,0 +1,145 @@
+"""The outermost layer of every HTTP request: request id, client address, security headers,
+rate-limit headers, metrics and the access log.
+
+It wraps the whole application (routing and error handling included), so a 404 for an
+unknown path or a 405 carries the same headers and is counted like any other answer.
+Latency is measured to the response's first byte, so an open stream counts once, for how
+long it took to start, not for how long it stayed open.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from typing import Any
+
+from ticketing.observe import metrics
+from ticketing.observe.logs import REQUEST_ID
+
+access = logging.getLogger("ticketing.access")
+
+REQUEST_ID_HEADER = b"x-request-id"
+CLIENT_KEY = "ticketing.client"
+RATE_KEY = "ticketing.rate"
+
+_VALID_ID = re.compile(rb"[A-Za-z0-9._:/+=-]{1,128}")
+
+_SECURITY = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+# Answers that are not pages (JSON, problems, streams) may load and frame nothing.
+_DATA_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+def _header(scope: dict[str, Any], name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def client_address(scope: dict[str, Any], trust_forwarded: bool) -> str:
+    """The caller's address: the peer's, or behind a trusted proxy the last address it
+    added to X-Forwarded-For (earlier entries are whatever the client claimed)."""
+    if trust_forwarded:
+        forwarded = _header(scope, b"x-forwarded-for")
+        if forwarded:
+            last = forwarded.decode("latin-1").rsplit(",", 1)[-1].strip()
+            if last:
+                return last
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+class Edge:
+    def __init__(self, app: Any, *, access_log: bool, trust_forwarded: bool) -> None:
+        self._app = app
+        self._access_log = access_log
+        self._trust_forwarded = trust_forwarded
+        self._children: dict[tuple[str, str, int], Any] = {}
+        self._latency: dict[tuple[str, str], Any] = {}
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        given = _header(scope, REQUEST_ID_HEADER)
+        request_id = (
+            given.decode() if given and _VALID_ID.fullmatch(given) else secrets.token_hex(16)
+        )
+        encoded_id = request_id.encode()
+        reset = REQUEST_ID.set(request_id)
+        scope[CLIENT_KEY] = client_address(scope, self._trust_forwarded)
+        https = scope.get("scheme") == "https" or (
+            self._trust_forwarded and _header(scope, b"x-forwarded-proto") == b"https"
+        )
+        started = time.perf_counter()
+        status = 0
+        first_byte = 0.0
+
+        async def send_with_headers(message: Any) -> None:
+            nonlocal status, first_byte
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                first_byte = time.perf_counter()
+                headers = list(message.get("headers") or ())
+                page = False
+                has_csp = False
+                for key, value in headers:
+                    lowered = key.lower()
+                    if lowered == b"content-type":
+                        page = value.startswith(b"text/html")
+                    elif lowered == b"content-security-policy":
+                        has_csp = True
+                headers.append((REQUEST_ID_HEADER, encoded_id))
+                headers.extend(_SECURITY)
+                if not (page or has_csp):
+                    headers.append(_DATA_CSP)
+                if https:
+                    headers.append(_HSTS)
+                verdict = scope.get(RATE_KEY)
+                if verdict is not None:
+                    headers.extend(verdict.headers())
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self._app(scope, receive, send_with_headers)
+        finally:
+            self._record(scope, status or 500, (first_byte or time.perf_counter()) - started)
+            REQUEST_ID.reset(reset)
+
+    def _record(self, scope: Any, status: int, seconds: float) -> None:
+        method = scope["method"]
+        route = scope.get("path_template") if "route_handler" in scope else None
+        route = route or "unmatched"
+        key = (method, route, status)
+        counter = self._children.get(key)
+        if counter is None:
+            counter = self._children[key] = metrics.REQUESTS.labels(method, route, str(status))
+        counter.inc()
+        timing = self._latency.get((method, route))
+        if timing is None:
+            timing = self._latency[(method, route)] = metrics.LATENCY.labels(method, route)
+        timing.observe(seconds)
+        if self._access_log:
+            access.info(
+                "%s %s %d",
+                method,
+                scope["path"],
+                status,
+                extra={
+                    "method": method,
+                    "path": scope["path"],
+                    "route": route,
+                    "status": status,
+                    "ms": round(seconds * 1000, 2),
+                    "client": scope.get(CLIENT_KEY),
+                },
+            )
