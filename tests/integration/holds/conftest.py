@@ -16,22 +16,20 @@ from litestar.testing import AsyncTestClient
 
 from ticketing.cache.redis import Redis
 from ticketing.db.database import Database
+from ticketing.embedded import EmbeddedValkeyCluster
 from ticketing.holds import repository
 from ticketing.holds.engine import HoldEngine, MirrorSnapshot, event_keys
 from ticketing.holds.sweeper import LEASE_KEY
 from ticketing.settings import Settings
 
 
-@pytest.fixture(scope="session")
-async def engine_parts(
-    settings: Settings, client: AsyncTestClient[Any]
+@asynccontextmanager
+async def _parts(
+    settings: Settings, redis_url: str, *, cluster: bool
 ) -> AsyncIterator[tuple[HoldEngine, Redis, Database]]:
-    # `client` first: glide reads the replies of every client of a process on the loop of the
-    # first one made, and the in-process client blocks this loop while the app serves.
     assert settings.database_url is not None
-    assert settings.redis_url is not None
     db = Database(settings.database_url, min_size=1, max_size=10, timeout_seconds=5, retry_after=1)
-    redis = Redis(settings.redis_url, cluster=False, timeout_ms=2000, retry_after=1)
+    redis = Redis(redis_url, cluster=cluster, timeout_ms=2000, retry_after=1)
     await db.open()
     await redis.open()
 
@@ -39,9 +37,39 @@ async def engine_parts(
         async with db.connection() as conn:
             return await repository.mirror_snapshot(conn, event_id)
 
-    yield HoldEngine(redis, load), redis, db
-    await redis.close()
-    await db.close()
+    try:
+        yield HoldEngine(redis, load), redis, db
+    finally:
+        await redis.close()
+        await db.close()
+
+
+@pytest.fixture(scope="session")
+async def app_engine_parts(
+    settings: Settings, client: AsyncTestClient[Any]
+) -> AsyncIterator[tuple[HoldEngine, Redis, Database]]:
+    """An engine on the in-process app's own Valkey: a second API process, in effect."""
+    # `client` first: glide reads the replies of every client of a process on the loop of the
+    # first one made, and the in-process client blocks this loop while the app serves.
+    assert settings.redis_url is not None
+    async with _parts(settings, settings.redis_url, cluster=False) as parts:
+        yield parts
+
+
+@pytest.fixture(scope="session", params=["single", "cluster"])
+async def engine_parts(
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    app_engine_parts: tuple[HoldEngine, Redis, Database],
+) -> AsyncIterator[tuple[HoldEngine, Redis, Database]]:
+    """The engine on one Valkey, then on a real three-master Valkey cluster: every engine
+    test runs against both."""
+    if request.param == "single":
+        yield app_engine_parts
+        return
+    cluster: EmbeddedValkeyCluster = request.getfixturevalue("valkey_cluster")
+    async with _parts(settings, cluster.url, cluster=True) as parts:
+        yield parts
 
 
 @pytest.fixture

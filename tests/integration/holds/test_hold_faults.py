@@ -29,8 +29,8 @@ class Side:
 
 
 @pytest.fixture
-def side(engine_parts: tuple[HoldEngine, Redis, Database]) -> Side:
-    return Side(engine_parts)
+def side(app_engine_parts: tuple[HoldEngine, Redis, Database]) -> Side:
+    return Side(app_engine_parts)
 
 
 async def _hold(client: Client, event_id: str, customer: Any, quantity: int) -> dict[str, Any]:
