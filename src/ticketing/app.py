@@ -19,8 +19,10 @@ from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 
+from ticketing import openapi
 from ticketing.auth.guards import admitted, provide_caller
 from ticketing.auth.tokens import TokenService
 from ticketing.cache.idempotency import Idempotency
@@ -217,9 +219,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,  # ticketing.observe.logs owns the log format
         debug=False,
     )
+    openapi.finish(app)
     # Outermost, around routing and error handling: every answer gets its headers and counts.
+    allow = {
+        route.path_format: ", ".join(sorted(route.methods)).encode()
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+    }
     app.asgi_handler = Edge(
-        app.asgi_handler, access_log=settings.access_log, trust_forwarded=settings.trust_forwarded
+        app.asgi_handler,
+        access_log=settings.access_log,
+        trust_forwarded=settings.trust_forwarded,
+        allow=allow,
     )
     return app
 

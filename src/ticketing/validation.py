@@ -96,6 +96,18 @@ def _decoder(type_: Any) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(type_)
 
 
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, msgspec.Struct):
+        return any(_has_nul(getattr(value, f)) for f in value.__struct_fields__)
+    return False
+
+
 def decode_body(body: bytes, struct_type: type[T]) -> T:
     """Decode a JSON body into `struct_type`, or raise ValidationFailed naming each bad field."""
     if not body.strip():
@@ -109,6 +121,7 @@ def decode_body(body: bytes, struct_type: type[T]) -> T:
         raise ValidationFailed.one("body", message) from None
     fields = _fields(struct_type)  # type: ignore[arg-type]
     errors: list[FieldError] = []
+    nul = b"\\u0000" in body
     for name, raw in members.items():
         if name not in fields:
             errors.append(FieldError(name, "Unknown field"))
@@ -119,6 +132,10 @@ def decode_body(body: bytes, struct_type: type[T]) -> T:
         except msgspec.ValidationError as exc:
             message, path = _message(str(exc))
             errors.append(FieldError(_field_path(name, path), message))
+            continue
+        if nul and _has_nul(value):
+            # PostgreSQL text cannot hold U+0000; no name, label or email needs one.
+            errors.append(FieldError(name, "Must not contain the NUL character (U+0000)"))
             continue
         if value is not None:
             for check in _checks(type_):

@@ -14,7 +14,7 @@ from litestar.handlers import BaseRouteHandler
 from ticketing.auth.caller import Caller
 from ticketing.auth.tokens import TokenService
 from ticketing.cache.ratelimit import RateLimiter, Verdict, address_subject, token_subject
-from ticketing.errors import RateLimited, Unauthorized
+from ticketing.errors import RateLimited, Unauthorized, ValidationFailed
 from ticketing.observe import metrics
 from ticketing.observe.edge import CLIENT_KEY, RATE_KEY
 
@@ -63,6 +63,9 @@ async def admitted(
     Admins are not limited.
     """
     scope: Any = connection.scope
+    if b"%00" in scope["query_string"]:
+        # PostgreSQL text cannot hold U+0000, and no parameter needs it.
+        raise ValidationFailed.one("query", "Must not contain the NUL character (%00)")
     limiter: RateLimiter = connection.app.state.limiter
     address = str(scope.get(CLIENT_KEY) or "unknown")
     try:

@@ -8,9 +8,11 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
+from litestar.openapi.spec.enums import OpenAPIFormat
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ticketing.auth.guards import admin_only
+from ticketing.errors import ValidationFailed
 from ticketing.events.schemas import Event, EventCreate, EventList, EventPatch
 from ticketing.events.service import EventService
 from ticketing.web import Body, etag, if_match
@@ -39,9 +41,15 @@ class EventController(Controller):
         self,
         events: NamedDependency[EventService],
         starts_from: Annotated[
-            datetime | None, QueryParameter(name="from", description="events at or after")
+            str | None,
+            QueryParameter(
+                name="from", format=OpenAPIFormat.DATE_TIME, description="events at or after"
+            ),
         ] = None,
-        to: Annotated[datetime | None, QueryParameter(description="events at or before")] = None,
+        to: Annotated[
+            str | None,
+            QueryParameter(format=OpenAPIFormat.DATE_TIME, description="events at or before"),
+        ] = None,
         location: Annotated[
             str | None, QueryParameter(min_length=1, max_length=200, description="substring")
         ] = None,
@@ -50,7 +58,11 @@ class EventController(Controller):
     ) -> EventList:
         """List events in time order."""
         return await events.list_events(
-            starts_from=starts_from, starts_to=to, location=location, limit=limit, cursor=cursor
+            starts_from=_instant("from", starts_from),
+            starts_to=_instant("to", to),
+            location=location,
+            limit=limit,
+            cursor=cursor,
         )
 
     @get("/{event_id:uuid}")
@@ -79,3 +91,20 @@ class EventController(Controller):
     ) -> None:
         """Delete an event (admin); 409 while any seat is held or reserved."""
         await events.delete(event_id)
+
+
+def _instant(name: str, raw: str | None) -> datetime | None:
+    """An ISO 8601 date-time with its offset (or Z); numbers and bare dates are refused."""
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed.one(
+            name, "Must be an ISO 8601 date-time such as 2027-05-01T19:30:00Z"
+        ) from None
+    if value.tzinfo is None or "T" not in raw.upper():
+        raise ValidationFailed.one(
+            name, "Must be an ISO 8601 date-time with a time zone (Z or +hh:mm)"
+        )
+    return value

@@ -58,8 +58,18 @@ def client_address(scope: dict[str, Any], trust_forwarded: bool) -> str:
 
 
 class Edge:
-    def __init__(self, app: Any, *, access_log: bool, trust_forwarded: bool) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        access_log: bool,
+        trust_forwarded: bool,
+        allow: dict[str, bytes] | None = None,
+    ) -> None:
         self._app = app
+        # Route template -> every method it answers, for `Allow` on OPTIONS: Litestar builds
+        # that header before it merges a path's handlers from several controllers.
+        self._allow = allow or {}
         self._access_log = access_log
         self._trust_forwarded = trust_forwarded
         self._children: dict[tuple[str, str, int], Any] = {}
@@ -106,6 +116,11 @@ class Edge:
                 verdict = scope.get(RATE_KEY)
                 if verdict is not None:
                     headers.extend(verdict.headers())
+                if scope["method"] == "OPTIONS":
+                    allowed = self._allow.get(scope.get("path_template") or "")
+                    if allowed is not None:
+                        headers = [(k, v) for k, v in headers if k.lower() != b"allow"]
+                        headers.append((b"allow", allowed))
                 message = {**message, "headers": headers}
             await send(message)
 
