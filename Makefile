@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: compose-up compose-down run test install system-packages seat-map bench lint format typecheck unit db-upgrade db-downgrade db-reset db-seed clean
+.PHONY: chaos compose-up compose-down run test install system-packages seat-map bench lint format typecheck unit db-upgrade db-downgrade db-reset db-seed clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,12 @@ db-seed: install
 BENCH_ARGS ?=
 bench: install system-packages
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## Faults during an onsale (Redis killed, PostgreSQL restarted, a worker killed), judged by
+## PostgreSQL afterwards; figures in docs/reliability.md.
+CHAOS_ARGS ?=
+chaos: install
+	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
 
 ## Draw the seat map of a busy event into docs/images/ (starts its own scratch service).
 seat-map: install system-packages

@@ -55,6 +55,8 @@ class Report:
     server_errors: int = 0  # 500s: must be 0
     recovery_seconds: float | None = None  # fault over -> first successful hold + confirm
     stuck_seats: int = 0  # seats neither open nor reserved once holds ran out: must be 0
+    seats_seen: str = ""  # per event: the service's counts and PostgreSQL's reserved seats
+    workers_after: int = 0  # the service's worker processes once it recovered
 
     @property
     def passed(self) -> bool:
@@ -173,12 +175,13 @@ async def _judge(report: Report, load: _Load, database_url: str, event_ids: list
         await conn.close()
 
 
-async def _stuck(base: str, event_ids: list[str], database_url: str) -> int:
+async def _stuck(base: str, event_ids: list[str], database_url: str) -> tuple[int, str]:
     """Once every hold has run out (and any cut-off confirmation settled), each seat is open
     or reserved, and the service agrees with PostgreSQL about which."""
     conn = await asyncpg.connect(database_url)
     try:
         stuck = 0
+        seen: list[str] = []
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
             for event_id in event_ids:
                 reserved = await conn.fetchval(
@@ -187,7 +190,10 @@ async def _stuck(base: str, event_ids: list[str], database_url: str) -> int:
                 )
                 counts = (await http.get(f"/events/{event_id}/availability")).json()
                 stuck += counts["onHold"] + abs(counts["reserved"] - reserved)
-        return int(stuck)
+                seen.append(
+                    f"onHold={counts['onHold']} reserved={counts['reserved']} postgres={reserved}"
+                )
+        return int(stuck), "; ".join(seen)
     finally:
         await conn.close()
 
@@ -219,12 +225,15 @@ async def _run(
             report.recovery_seconds = round(
                 await _recovered(server.base_url, admin, event_ids[2], 30.0), 2
             )
+            report.workers_after = len(worker_pids(server))
             await asyncio.sleep(max(0.0, seconds * 3 / 4 - (time.monotonic() - healed_at)))
             load.stop = True
             await asyncio.gather(*fans_tasks)
         # Holds run out after 10 s; a cut-off confirmation's fence runs out and is settled.
         await asyncio.sleep(12)
-        report.stuck_seats = await _stuck(server.base_url, event_ids[:2], stack.postgres.url)
+        report.stuck_seats, report.seats_seen = await _stuck(
+            server.base_url, event_ids[:2], stack.postgres.url
+        )
         log = server.log.read_text()
     report.statuses = dict(sorted(load.statuses.items()))
     report.requests = sum(load.statuses.values()) + load.transport_errors
@@ -285,7 +294,7 @@ async def run_fault(fault: str, seconds: float = 8.0, fans: int = 40) -> Report:
         folder = Path(scratch)
         with EmbeddedStack(folder / "data", durable=True) as stack:
             assert stack.postgres is not None
-            migrate.upgrade(stack.postgres.url)
+            await asyncio.to_thread(migrate.upgrade, stack.postgres.url)
             return await _run(fault, stack, folder, seconds, fans)
 
 

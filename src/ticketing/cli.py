@@ -142,6 +142,9 @@ def _run_server(settings: Settings, args: argparse.Namespace) -> None:
             loop=Loops.uvloop,
             log_access=False,
             log_dictconfig=_granian_logging(ready.log_format),
+            # A worker that dies is replaced (Granian's default is to stop the whole server).
+            respawn_failed_workers=True,
+            respawn_interval=0.5,
             # On SIGTERM workers stop accepting and finish what is in flight, up to this long.
             workers_kill_timeout=ready.shutdown_seconds,
         ).serve()

@@ -23,6 +23,7 @@ from glide import (
     GlideClientConfiguration,
     GlideClusterClient,
     GlideClusterClientConfiguration,
+    InfoSection,
     NodeAddress,
     RequestError,
     ServerCredentials,
@@ -161,3 +162,16 @@ class Redis:
 
     async def ping(self) -> None:
         await self.call(lambda c: c.ping())
+
+    async def server_ids(self) -> str:
+        """The run ids of the server (every node of a cluster): they change when a server
+        restarts, even when it reloads its data from disk."""
+        reply = await self.call(lambda c: c.info([InfoSection.SERVER]))
+        texts = reply.values() if isinstance(reply, dict) else [reply]
+        ids = []
+        for text in texts:
+            raw = text.decode() if isinstance(text, bytes) else str(text)
+            for line in raw.splitlines():
+                if line.startswith("run_id:"):
+                    ids.append(line.split(":", 1)[1].strip())
+        return ",".join(sorted(ids))

@@ -296,11 +296,16 @@ class HoldEngine:
         meta = event_keys(event_id)[0]
         await self._redis.call(lambda c: c.hset(meta, {"registered": "1"}))
 
-    async def invalidate(self, event_id: UUID, *, seats_changed: bool = True) -> None:
+    async def invalidate(
+        self, event_id: UUID, *, seats_changed: bool = True, new_epoch: bool = False
+    ) -> None:
         """Forget the mirror (not the holds) after a change in PostgreSQL; the next step
-        rebuilds it. When the seats themselves changed, live readers start afresh now.
+        rebuilds it. When the seats themselves changed, live readers start afresh now; with
+        `new_epoch` (Redis went back in time) the change counter starts a new epoch too.
         """
-        await self._run("forget", event_id, "1" if seats_changed else "0")
+        await self._run(
+            "forget", event_id, "1" if seats_changed else "0", "1" if new_epoch else "0"
+        )
 
     async def status(self, event_id: UUID) -> EventStatus:
         """Every seat's status at one sequence number (expired holds released first)."""

@@ -39,17 +39,32 @@ class Sweeper:
         self._settle = settle
         self._interval = interval
         self._token = secrets.token_hex(8)
+        self._server_ids: str | None = None
 
     async def run(self) -> None:
         while True:
             try:
                 if await self._lead():
+                    await self._after_restart()
                     await self.sweep_all()
             except AppError as exc:
                 log.debug("sweeper waiting: %s", exc.detail)
             except Exception:
                 log.exception("sweeper tick failed")
             await asyncio.sleep(self._interval)
+
+    async def _after_restart(self) -> None:
+        """Redis restarted: what it reloaded from disk may miss its last writes (a
+        reservation's seats, changes already counted and announced), so every event's
+        mirror is rebuilt from PostgreSQL and its change counter starts a new epoch, which
+        sends live readers a fresh snapshot."""
+        ids = await self._redis.server_ids()
+        if self._server_ids is not None and ids != self._server_ids:
+            events = await self._engine.swept_events()
+            log.warning("Redis restarted; rebuilding %d event mirrors from PostgreSQL", len(events))
+            for event_id in events:
+                await self._engine.invalidate(event_id, seats_changed=True, new_epoch=True)
+        self._server_ids = ids
 
     async def _lead(self) -> bool:
         lease = ExpirySet(ExpiryType.MILLSEC, LEASE_MS)

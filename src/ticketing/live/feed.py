@@ -63,6 +63,7 @@ class LiveFeed:
         self._resyncs: set[asyncio.Task[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
         self.draining = False
+        self._backwards: dict[UUID, bool] = {}  # views that were ahead of Redis at last poll
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -278,7 +279,18 @@ class LiveFeed:
         except DependencyUnavailable:
             return  # not verified: readers load it (and get a 503) until Redis is back
         polled = (epoch.decode() if epoch else "", int(seq) if seq else 0, started)
-        if polled[0] == view.epoch and polled[1] <= view.sequence:
+        if polled[0] == view.epoch and polled[1] < view.sequence:
+            # Normally a change that came in while this poll was on its way. Still so at the
+            # next poll: Redis went back in time (restarted from a file missing its last
+            # writes), and the view is loaded afresh.
+            if self._backwards.pop(view.event_id, False):
+                self._resync(view.event_id)
+                return
+            self._backwards[view.event_id] = True
+            view.verified_at, view.polled = started, None
+            return
+        self._backwards.pop(view.event_id, None)
+        if polled[0] == view.epoch and polled[1] == view.sequence:
             view.verified_at, view.polled = started, None
             return
         # Behind Redis: under load the next changes are usually on their way. The view was
