@@ -52,6 +52,10 @@ def check_money(value: Decimal) -> str | None:
 
 Money = Annotated[Decimal, Check(check_money)]
 
+# Names and labels: printable text. Tabs and line breaks would break the hold engine's
+# packed seat records and every log line, and no seat label needs them.
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+
 
 _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
 

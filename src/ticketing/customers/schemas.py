@@ -9,9 +9,9 @@ from uuid import UUID
 from msgspec import UNSET, Meta, UnsetType
 
 from ticketing.seats.schemas import Seat
-from ticketing.validation import Schema
+from ticketing.validation import PRINTABLE, Schema
 
-PersonName = Annotated[str, Meta(min_length=1, max_length=100)]
+PersonName = Annotated[str, Meta(min_length=1, max_length=100, pattern=PRINTABLE)]
 Email = Annotated[str, Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")]
 
 

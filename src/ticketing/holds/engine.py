@@ -24,6 +24,7 @@ from uuid import UUID
 from glide import Script
 
 from ticketing.cache.redis import Redis
+from ticketing.errors import DependencyUnavailable
 
 SCRIPTS = Path(__file__).parent / "scripts"
 SWEEP_SET = "holds:events"
@@ -32,6 +33,9 @@ FENCE_MS = 30_000  # a confirmation that has not settled by then is settled by t
 
 def tag(event_id: UUID) -> str:
     return f"{{ev:{event_id}}}"
+
+
+MIRROR_ATTEMPTS = 3
 
 
 def event_keys(event_id: UUID) -> list[str]:
@@ -250,11 +254,16 @@ class HoldEngine:
     async def _with_mirror(
         self, event_id: UUID, name: str, *args: str, extra_keys: Sequence[str] = ()
     ) -> list[str]:
-        reply = await self._run(name, event_id, *args, extra_keys=extra_keys)
-        if reply[0] != "NO_MIRROR":
-            return reply
-        await self.build_mirror(event_id)
-        return await self._run(name, event_id, *args, extra_keys=extra_keys)
+        for _ in range(MIRROR_ATTEMPTS):
+            reply = await self._run(name, event_id, *args, extra_keys=extra_keys)
+            if reply[0] != "NO_MIRROR":
+                return reply
+            # (Again, when an admin change or a Redis restart dropped the mirror just after
+            # it was built.)
+            await self.build_mirror(event_id)
+        raise DependencyUnavailable(
+            "redis", self._redis.retry_after, "The event changed while it was read; retry"
+        )
 
     def _changed(self, event_id: UUID) -> None:
         for listener in self.on_change:

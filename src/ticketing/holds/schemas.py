@@ -9,7 +9,7 @@ from uuid import UUID
 from msgspec import Meta
 
 from ticketing.seats.schemas import Seat
-from ticketing.validation import Schema
+from ticketing.validation import PRINTABLE, Schema
 
 
 class HoldCreate(Schema):
@@ -17,7 +17,7 @@ class HoldCreate(Schema):
 
     seat_ids: Annotated[list[UUID], Meta(min_length=1, max_length=100)] | None = None
     quantity: Annotated[int, Meta(ge=1, le=100)] | None = None
-    section: Annotated[str, Meta(min_length=1, max_length=50)] | None = None
+    section: Annotated[str, Meta(min_length=1, max_length=50, pattern=PRINTABLE)] | None = None
     adjacent: bool = True
 
 

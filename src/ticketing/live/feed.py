@@ -63,7 +63,6 @@ class LiveFeed:
         self._resyncs: set[asyncio.Task[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
         self.draining = False
-        self._backwards: dict[UUID, bool] = {}  # views that were ahead of Redis at last poll
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -273,24 +272,19 @@ class LiveFeed:
     async def _check(self, view: EventView) -> None:
         """Confirm the view is current, or load it afresh when a change went missing."""
         started = time.monotonic()
+        seen = view.sequence  # Redis's counter can only be at or past this now
         keys = event_keys(view.event_id)
         try:
             epoch, seq = await self._redis.call(lambda c: c.mget([keys[10], keys[9]]))
         except DependencyUnavailable:
             return  # not verified: readers load it (and get a 503) until Redis is back
         polled = (epoch.decode() if epoch else "", int(seq) if seq else 0, started)
-        if polled[0] == view.epoch and polled[1] < view.sequence:
-            # Normally a change that came in while this poll was on its way. Still so at the
-            # next poll: Redis went back in time (restarted from a file missing its last
-            # writes), and the view is loaded afresh.
-            if self._backwards.pop(view.event_id, False):
-                self._resync(view.event_id)
-                return
-            self._backwards[view.event_id] = True
-            view.verified_at, view.polled = started, None
+        if polled[0] == view.epoch and polled[1] < seen:
+            # Redis is behind a change this view had seen before the poll was even sent: it
+            # went back in time (restarted from a file missing its last writes).
+            self._resync(view.event_id)
             return
-        self._backwards.pop(view.event_id, None)
-        if polled[0] == view.epoch and polled[1] == view.sequence:
+        if polled[0] == view.epoch and polled[1] <= view.sequence:
             view.verified_at, view.polled = started, None
             return
         # Behind Redis: under load the next changes are usually on their way. The view was

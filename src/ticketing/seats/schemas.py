@@ -9,11 +9,11 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from ticketing.validation import Money, Schema, check_money
+from ticketing.validation import PRINTABLE, Money, Schema, check_money
 
 SeatStatus = Literal["OPEN", "ON_HOLD", "RESERVED"]
-SectionName = Annotated[str, Meta(min_length=1, max_length=50)]
-RowName = Annotated[str, Meta(min_length=1, max_length=20)]
+SectionName = Annotated[str, Meta(min_length=1, max_length=50, pattern=PRINTABLE)]
+RowName = Annotated[str, Meta(min_length=1, max_length=20, pattern=PRINTABLE)]
 SeatNumber = Annotated[int, Meta(ge=1, le=100_000)]
 
 
