@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ticketing.settings import Settings, SettingsError, settings_table
+from ticketing.settings import Rate, Settings, SettingsError, settings_table
 
 
 def test_defaults() -> None:
@@ -39,6 +39,12 @@ def test_env_file_is_read_and_environment_wins(tmp_path: Path) -> None:
         ("TICKETING_LOG_LEVEL", "chatty", "one of"),
         ("TICKETING_ADMIN_TOKEN", "too-short", "at least 24"),
         ("TICKETING_TOKEN_TTL", "5", "between 60"),
+        ("TICKETING_RATE_LIMIT_HOLDS", "lots", "30/10s"),
+        ("TICKETING_RATE_LIMIT_READS", "0/10s", "1..10000000"),
+        ("TICKETING_RATE_LIMIT_READS", "10/0s", "1 s..24 h"),
+        ("TICKETING_CORS_ORIGINS", "box-office.example", "origins like"),
+        ("TICKETING_METRICS_PORT", "70000", "between 1 and 65535"),
+        ("TICKETING_LOG_FORMAT", "xml", "one of"),
     ],
 )
 def test_bad_value_names_the_setting(name: str, value: str, problem: str) -> None:
@@ -47,6 +53,26 @@ def test_bad_value_names_the_setting(name: str, value: str, problem: str) -> Non
     assert caught.value.name == name
     assert problem in str(caught.value)
     assert str(caught.value).startswith(f"{name}: ")
+
+
+def test_rate_limits_and_origins_are_read() -> None:
+    settings = Settings.from_env(
+        environ={
+            "TICKETING_RATE_LIMIT_HOLDS": "5/2m",
+            "TICKETING_RATE_LIMIT_READS": "off",
+            "TICKETING_RATE_LIMIT_SIGNUP": "3/1h",
+            "TICKETING_CORS_ORIGINS": "https://a.example, https://b.example:8443/",
+        },
+        env_file=None,
+    )
+    assert settings.rate_holds == Rate(5, 120)
+    assert settings.rate_reads is None
+    assert settings.rate_signup == Rate(3, 3600)
+    assert settings.cors_origins == ("https://a.example", "https://b.example:8443")
+    defaults = Settings.from_env(environ={}, env_file=None)
+    assert defaults.cors_origins == ()  # CORS off unless asked for
+    assert defaults.rate_holds == Rate(30, 10)
+    assert defaults.metrics_port is None
 
 
 def test_pool_minimum_cannot_pass_maximum() -> None:
