@@ -29,7 +29,7 @@ BIN = Path(sys.executable).parent
 # A load test is many clients from one address with a few tokens each: the limits stay on
 # (every request is still counted in Redis) but high enough never to refuse one.
 LOAD_TEST_LIMITS = {
-    f"TICKETING_RATE_LIMIT_{kind}": "10000000/1s"
+    f"TICKETING_RATE_LIMIT_{kind}": "10000000/60s"
     for kind in ("HOLDS", "WRITES", "READS", "SIGNUP", "STREAMS")
 }
 

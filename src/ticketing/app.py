@@ -226,13 +226,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
         for route in app.routes
         if isinstance(route, HTTPRoute)
     }
+    pages = {
+        route.path_format
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        and any(_is_html(handler.media_type) for handler in route.route_handlers)
+    }
     app.asgi_handler = Edge(
         app.asgi_handler,
         access_log=settings.access_log,
         trust_forwarded=settings.trust_forwarded,
         allow=allow,
+        pages=pages,
     )
     return app
+
+
+def _is_html(media_type: object) -> bool:
+    return str(getattr(media_type, "value", media_type)).startswith("text/html")
 
 
 def _cors(origins: tuple[str, ...]) -> CORSConfig | None:

@@ -65,8 +65,12 @@ class Edge:
         access_log: bool,
         trust_forwarded: bool,
         allow: dict[str, bytes] | None = None,
+        pages: set[str] | None = None,
     ) -> None:
         self._app = app
+        # Route templates that answer HTML pages with a Content-Security-Policy of their own
+        # (the seat map, Swagger UI); everything else gets the data-only policy.
+        self._pages = pages or set()
         # Route template -> every method it answers, for `Allow` on OPTIONS: Litestar builds
         # that header before it merges a path's handlers from several controllers.
         self._allow = allow or {}
@@ -98,18 +102,11 @@ class Edge:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 first_byte = time.perf_counter()
-                headers = list(message.get("headers") or ())
-                page = False
-                has_csp = False
-                for key, value in headers:
-                    lowered = key.lower()
-                    if lowered == b"content-type":
-                        page = value.startswith(b"text/html")
-                    elif lowered == b"content-security-policy":
-                        has_csp = True
+                headers = message.get("headers")
+                headers = [] if headers is None else list(headers)
                 headers.append((REQUEST_ID_HEADER, encoded_id))
                 headers.extend(_SECURITY)
-                if not (page or has_csp):
+                if scope.get("path_template") not in self._pages:
                     headers.append(_DATA_CSP)
                 if https:
                     headers.append(_HSTS)
@@ -121,7 +118,7 @@ class Edge:
                     if allowed is not None:
                         headers = [(k, v) for k, v in headers if k.lower() != b"allow"]
                         headers.append((b"allow", allowed))
-                message = {**message, "headers": headers}
+                message["headers"] = headers
             await send(message)
 
         try:
@@ -143,7 +140,7 @@ class Edge:
         if timing is None:
             timing = self._latency[(method, route)] = metrics.LATENCY.labels(method, route)
         timing.observe(seconds)
-        if self._access_log:
+        if self._access_log and access.isEnabledFor(logging.INFO):
             access.info(
                 "%s %s %d",
                 method,
