@@ -5,7 +5,6 @@ rush in which every seat is sold once, with PostgreSQL as the judge."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -13,7 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, event_body
 from tests.e2e.conftest import serving_process
 from tests.e2e.sse import open_stream
 from ticketing.embedded import EmbeddedStack, EmbeddedValkeyCluster
@@ -42,17 +41,7 @@ async def http(on_cluster: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def _event(http: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
-    made = await http.post(
-        "/events",
-        headers=ADMIN,
-        json={
-            "eventName": "Cluster Night",
-            "eventLocation": "Hall " + secrets.token_hex(4),
-            "eventDateTimeStamp": "2027-06-01T19:30:00Z",
-            "numSeats": 20,
-            **body,
-        },
-    )
+    made = await http.post("/events", headers=ADMIN, json=event_body(**{"numSeats": 20, **body}))
     assert made.status_code == 201, made.text
     result: dict[str, Any] = made.json()
     return result

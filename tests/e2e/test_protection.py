@@ -14,7 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.service import Server
-from tests.conftest import ADMIN, ADMIN_TOKEN, problem
+from tests.conftest import ADMIN, ADMIN_TOKEN, event_body, problem
 from tests.e2e.conftest import serving_process
 from ticketing.embedded import EmbeddedStack, free_port
 
@@ -56,20 +56,11 @@ def _from() -> dict[str, str]:
 
 
 def _event(http: httpx.Client, **body: Any) -> dict[str, Any]:
-    created = http.post(
-        "/events",
-        headers=ADMIN,
-        json={
-            "eventName": "Limits Night",
-            "eventLocation": "Hall " + secrets.token_hex(4),
-            "eventDateTimeStamp": "2027-06-01T19:30:00Z",
-            "numSeats": 20,
-            "maxNumSeats": 10,
-            **body,
-        },
+    made = http.post(
+        "/events", headers=ADMIN, json=event_body(**{"numSeats": 20, "maxNumSeats": 10, **body})
     )
-    assert created.status_code == 201, created.text
-    result: dict[str, Any] = created.json()
+    assert made.status_code == 201, made.text
+    result: dict[str, Any] = made.json()
     return result
 
 

@@ -34,6 +34,7 @@ _SECURITY = [
 ]
 # Answers that are not pages (JSON, problems, streams) may load and frame nothing.
 _DATA_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_SECURITY_DATA = [*_SECURITY, _DATA_CSP]
 _HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
@@ -76,6 +77,8 @@ class Edge:
         self._allow = allow or {}
         self._access_log = access_log
         self._trust_forwarded = trust_forwarded
+        self._prefix = secrets.token_hex(8)
+        self._issued = 0
         self._children: dict[tuple[str, str, int], Any] = {}
         self._latency: dict[tuple[str, str], Any] = {}
 
@@ -84,9 +87,11 @@ class Edge:
             await self._app(scope, receive, send)
             return
         given = _header(scope, REQUEST_ID_HEADER)
-        request_id = (
-            given.decode() if given and _VALID_ID.fullmatch(given) else secrets.token_hex(16)
-        )
+        if given and _VALID_ID.fullmatch(given):
+            request_id = given.decode()
+        else:  # this worker's random prefix and a count: unique, and cheaper than urandom
+            self._issued += 1
+            request_id = f"{self._prefix}{self._issued:016x}"
         encoded_id = request_id.encode()
         reset = REQUEST_ID.set(request_id)
         scope[CLIENT_KEY] = client_address(scope, self._trust_forwarded)
@@ -105,9 +110,10 @@ class Edge:
                 headers = message.get("headers")
                 headers = [] if headers is None else list(headers)
                 headers.append((REQUEST_ID_HEADER, encoded_id))
-                headers.extend(_SECURITY)
-                if scope.get("path_template") not in self._pages:
-                    headers.append(_DATA_CSP)
+                if scope.get("path_template") in self._pages:
+                    headers.extend(_SECURITY)
+                else:
+                    headers.extend(_SECURITY_DATA)
                 if https:
                     headers.append(_HSTS)
                 verdict = scope.get(RATE_KEY)
