@@ -35,8 +35,10 @@ import httpx
 from bench.service import Server, Stack, serve, worker_pids
 from ticketing.db import migrate
 from ticketing.embedded import EmbeddedStack
+from ticketing.holds.engine import FENCE_MS
 
 FAULTS = ("redis-kill", "postgres-restart", "worker-kill")
+FENCE_SECONDS = FENCE_MS / 1000  # how long a confirmation's fence lasts
 OK_STATUSES = {200, 201, 204, 401, 404, 409, 429, 503}
 
 
@@ -229,11 +231,17 @@ async def _run(
             await asyncio.sleep(max(0.0, seconds * 3 / 4 - (time.monotonic() - healed_at)))
             load.stop = True
             await asyncio.gather(*fans_tasks)
-        # Holds run out after 10 s; a cut-off confirmation's fence runs out and is settled.
+        # Holds run out after 10 s; a confirmation cut off after its fence waits for the
+        # fence (30 s) to run out, and is then settled by the sweeper.
         await asyncio.sleep(12)
-        report.stuck_seats, report.seats_seen = await _stuck(
-            server.base_url, event_ids[:2], stack.postgres.url
-        )
+        settled_by = time.monotonic() + FENCE_SECONDS + 5
+        while True:
+            report.stuck_seats, report.seats_seen = await _stuck(
+                server.base_url, event_ids[:2], stack.postgres.url
+            )
+            if report.stuck_seats == 0 or time.monotonic() > settled_by:
+                break
+            await asyncio.sleep(1.0)
         log = server.log.read_text()
     report.statuses = dict(sorted(load.statuses.items()))
     report.requests = sum(load.statuses.values()) + load.transport_errors

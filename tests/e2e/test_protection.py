@@ -147,7 +147,7 @@ def test_every_answer_has_security_headers_and_a_request_id(
         page = a.get(f"/events/{event['id']}/map", headers=ADMIN)
         assert page.status_code == 200
         assert "connect-src 'self'" in page.headers["content-security-policy"]  # its own
-        docs = a.get("/api")  # Swagger UI runs its own scripts: no data-only policy there
+        docs = a.get("/api", headers=_from())  # Swagger UI runs its own scripts: no data-only CSP
         assert docs.status_code == 200
         assert "default-src 'none'" not in docs.headers.get("content-security-policy", "")
         assert a.get("/health", headers={"X-Request-ID": "lb-7f3a.1"}).headers["x-request-id"] == (
@@ -172,7 +172,7 @@ def test_cors_answers_only_the_configured_origin(
         assert allowed.status_code in {200, 204}
         assert allowed.headers["access-control-allow-origin"] == ORIGIN
         assert "idempotency-key" in allowed.headers["access-control-allow-headers"].lower()
-        simple = a.get("/events", headers={"Origin": ORIGIN})
+        simple = a.get("/events", headers={"Origin": ORIGIN, **_from()})
         assert simple.headers["access-control-allow-origin"] == ORIGIN
         assert "ratelimit-remaining" in simple.headers["access-control-expose-headers"].lower()
         other = a.options("/events", headers={"Origin": "https://evil.example", **preflight})
