@@ -446,12 +446,16 @@ class EmbeddedValkeyCluster:
         return self.nodes[0].url
 
     def start(self) -> str:
-        for node in self.nodes:
-            # The bus port is given: the default (port + 10000) fails for ports above 55535.
-            node.start(
-                ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                 "--cluster-port", str(free_port()), "--cluster-node-timeout", "2000"]
-            )  # fmt: skip
+        try:
+            for node in self.nodes:
+                # The bus port is given: the default (port + 10000) fails above 55535.
+                node.start(
+                    ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                     "--cluster-port", str(free_port()), "--cluster-node-timeout", "2000"]
+                )  # fmt: skip
+        except BaseException:
+            self.stop()  # none left running
+            raise
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
         created = subprocess.run(
             [str(self.cli), "--cluster", "create", *addresses,

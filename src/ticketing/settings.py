@@ -221,7 +221,7 @@ class Settings:
     rate_holds: Rate | None = _spec(
         "TICKETING_RATE_LIMIT_HOLDS",
         _rate,
-        "holding, extending, releasing and confirming, per customer token (or off)",
+        "taking seats (holds, the seed's seat PATCH), per customer token (or off)",
     )
     rate_writes: Rate | None = _spec(
         "TICKETING_RATE_LIMIT_WRITES", _rate, "other writes, per customer token or address"
