@@ -20,30 +20,20 @@ DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 
 
-def _tool(name: str) -> str:
-    found = BIN / name
-    assert found.exists(), f"{name} is a dev dependency; reinstall with make install"
-    return str(found)
+def _check(tool: str, *args: str) -> None:
+    """Run one of the dev dependencies' linters; it must find nothing."""
+    found = BIN / tool
+    assert found.exists(), f"{tool} is a dev dependency; reinstall with make install"
+    result = subprocess.run([str(found), *args], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_dockerfile_passes_hadolint() -> None:
-    result = subprocess.run(
-        [_tool("hadolint"), "--failure-threshold", "info", str(DOCKERFILE)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    _check("hadolint", "--failure-threshold", "info", str(DOCKERFILE))
 
 
 def test_compose_file_matches_the_compose_specification() -> None:
-    result = subprocess.run(
-        [_tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    _check("check-jsonschema", "--builtin-schema", "vendor.compose-spec", str(COMPOSE))
 
 
 def _compose() -> dict[str, Any]:

@@ -37,6 +37,8 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.ConnectionDoesNotExistError,
 )
 
+# ...and those that leave a connection unfit to use again.
+_BROKEN: tuple[type[BaseException], ...] = (*_UNAVAILABLE, asyncpg.InternalClientError)
 
 _CLOSE_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, *_UNAVAILABLE)
 
@@ -118,19 +120,25 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         """One unit of work: commits when the block ends, rolls back if it raises."""
-        try:
-            async with self.pool.acquire() as conn, conn.transaction():
-                yield conn
-        except _UNAVAILABLE as exc:
-            raise self.unavailable(exc) from exc
+        async with self.connection() as conn, conn.transaction():
+            yield conn
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
-        """A connection for reads that need no transaction of their own."""
+        """A connection for reads that need no transaction of their own.
+
+        A connection that saw the server go away is closed, not handed back: asyncpg can
+        leave its protocol mid-error when the server ends the session (a restart does), and
+        the next request to borrow it would fail with an `InternalClientError`.
+        """
         try:
             async with self.pool.acquire() as conn:
-                yield conn
-        except _UNAVAILABLE as exc:
+                try:
+                    yield conn
+                except _BROKEN:
+                    conn.terminate()
+                    raise
+        except _BROKEN as exc:
             raise self.unavailable(exc) from exc
 
     async def ping(self) -> None:

@@ -35,6 +35,7 @@ _SECURITY = [
 # Answers that are not pages (JSON, problems, streams) may load and frame nothing.
 _DATA_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 _SECURITY_DATA = [*_SECURITY, _DATA_CSP]
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
@@ -130,11 +131,14 @@ class Edge:
         try:
             await self._app(scope, receive, send_with_headers)
         finally:
-            self._record(scope, status or 500, (first_byte or time.perf_counter()) - started)
+            # No answer started: the client went away first (499, as proxies count it).
+            self._record(scope, status or 499, (first_byte or time.perf_counter()) - started)
             REQUEST_ID.reset(reset)
 
     def _record(self, scope: Any, status: int, seconds: float) -> None:
-        method = scope["method"]
+        # Only methods the API knows become labels: any other string a client sends would
+        # otherwise add a time series (and a cached child here) per spelling.
+        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
         route = scope.get("path_template") if "route_handler" in scope else None
         route = route or "unmatched"
         key = (method, route, status)
@@ -149,11 +153,11 @@ class Edge:
         if self._access_log and access.isEnabledFor(logging.INFO):
             access.info(
                 "%s %s %d",
-                method,
+                scope["method"],
                 scope["path"],
                 status,
                 extra={
-                    "method": method,
+                    "method": scope["method"],
                     "path": scope["path"],
                     "route": route,
                     "status": status,
