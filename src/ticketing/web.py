@@ -74,9 +74,15 @@ def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response
     errors: list[FieldError] = []
     if isinstance(exc.extra, list):
         for item in exc.extra:
-            if isinstance(item, dict):
-                field = str(item.get("key") or item.get("source") or "request")
-                errors.append(FieldError(field, str(item.get("message", "Invalid value"))))
+            if not isinstance(item, dict):
+                continue
+            if item.get("source") == "body":
+                # The only body error Litestar reports itself: there was none (a body that is
+                # there is decoded by `Body`, whose errors name their fields).
+                errors.append(FieldError("body", "A JSON object is required"))
+                continue
+            field = str(item.get("key") or item.get("source") or "request")
+            errors.append(FieldError(field, str(item.get("message", "Invalid value"))))
     if not errors:
         errors.append(FieldError("request", exc.detail))
     failed = ValidationFailed(errors)

@@ -22,6 +22,7 @@ from ticketing.reservations.schemas import Reservation
 from ticketing.reservations.service import ReservationService
 from ticketing.seats.schemas import Seat
 from ticketing.seats.service import SeatService
+from ticketing.validation import decode_body
 from ticketing.web import Body
 
 _encoder = msgspec.json.Encoder()
@@ -38,34 +39,69 @@ HOLDS = {RATE_OPT: "holds"}
 async def idempotent(
     request: Request[Any, Any, Any],
     caller: Caller,
-    store: Idempotency,
     status: int,
     work: Callable[[], Awaitable[msgspec.Struct]],
-    location: Callable[[msgspec.Struct], str] | None = None,
-) -> Response[bytes]:
+    location: Callable[[Any], str],
+) -> Answer:
     """Run `work` once per Idempotency-Key (when one is sent) and answer as the first time."""
 
     async def answer() -> Answer:
         result = await work()
-        headers = {"content-type": "application/json"}
-        if location is not None:
-            headers["Location"] = location(result)
+        headers = {"content-type": "application/json", "location": location(result)}
         return Answer(status, _encoder.encode(result), headers)
 
     key = check_key(request.headers.get("idempotency-key"))
     if key is None:
-        first = await answer()
-    else:
-        customer = caller.require_customer()
-        fingerprint = f"{request.method} {request.url.path}\n".encode() + await request.body()
-        first = await store.run(customer, key, fingerprint, answer)
-    headers = {k: v for k, v in first.headers.items() if k != "content-type"}
+        return await answer()
+    customer = caller.require_customer()
+    store: Idempotency = request.app.state.idempotency
+    fingerprint = f"{request.method} {request.url.path}\n".encode() + await request.body()
+    return await store.run(customer, key, fingerprint, answer)
+
+
+def respond(answer: Answer) -> Response[bytes]:
+    headers = {k: v for k, v in answer.headers.items() if k != "content-type"}
     return Response(
-        content=first.body,
-        status_code=first.status,
-        media_type=first.headers.get("content-type", "application/json"),
+        content=answer.body,
+        status_code=answer.status,
+        media_type=answer.headers.get("content-type", "application/json"),
         headers=headers,
     )
+
+
+# The two routes below are also served directly (ticketing.direct, registered in
+# ticketing.app): `hold_seats` and `confirm` are what both ways run.
+
+
+async def hold_seats(
+    request: Request[Any, Any, Any], event_id: UUID, caller: Caller, data: HoldCreate
+) -> Answer:
+    holds: HoldService = request.app.state.holds
+    return await idempotent(
+        request, caller, 201, lambda: holds.create(event_id, caller, data), _hold_location
+    )
+
+
+async def direct_hold(request: Request[Any, Any, Any], event_id: UUID, caller: Caller) -> Answer:
+    """`POST /events/{eventId}/holds`, its body decoded as `Body[HoldCreate]` does."""
+    data = decode_body(await request.body(), HoldCreate)
+    return await hold_seats(request, event_id, caller, data)
+
+
+async def confirm(request: Request[Any, Any, Any], hold_id: UUID, caller: Caller) -> Answer:
+    """`POST /holds/{holdId}/reservation`."""
+    reservations: ReservationService = request.app.state.reservations
+    return await idempotent(
+        request, caller, 201, lambda: reservations.confirm(hold_id, caller), _reservation_location
+    )
+
+
+def _hold_location(hold: Hold) -> str:
+    return f"/holds/{hold.id}"
+
+
+def _reservation_location(reservation: Reservation) -> str:
+    return f"/reservations/{reservation.id}"
 
 
 class EventHoldsController(Controller):
@@ -88,16 +124,7 @@ class EventHoldsController(Controller):
         caller: NamedDependency[Caller],
     ) -> Response[Hold]:
         """Hold seats: explicit `seatIds`, or best available by `quantity` (customer)."""
-        holds: HoldService = request.app.state.holds
-        idempotency: Idempotency = request.app.state.idempotency
-        return await idempotent(  # type: ignore[return-value]
-            request,
-            caller,
-            idempotency,
-            201,
-            lambda: holds.create(event_id, caller, data),
-            lambda hold: f"/holds/{hold.id}",  # type: ignore[attr-defined]
-        )
+        return respond(await hold_seats(request, event_id, caller, data))  # type: ignore[return-value]
 
     @get("/open-count")
     async def open_count(
@@ -199,13 +226,4 @@ class HoldController(Controller):
         caller: NamedDependency[Caller],
     ) -> Response[Reservation]:
         """Confirm the hold into a reservation (owner); 409 HOLD_EXPIRED if it is gone."""
-        reservations: ReservationService = request.app.state.reservations
-        idempotency: Idempotency = request.app.state.idempotency
-        return await idempotent(  # type: ignore[return-value]
-            request,
-            caller,
-            idempotency,
-            201,
-            lambda: reservations.confirm(hold_id, caller),
-            lambda r: f"/reservations/{r.id}",  # type: ignore[attr-defined]
-        )
+        return respond(await confirm(request, hold_id, caller))  # type: ignore[return-value]

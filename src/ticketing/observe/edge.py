@@ -128,11 +128,17 @@ class Edge:
                 message["headers"] = headers
             await send(message)
 
+        failed = False
         try:
             await self._app(scope, receive, send_with_headers)
+        except Exception:
+            failed = True  # the server answers 500 for an app that raised
+            raise
         finally:
-            # No answer started: the client went away first (499, as proxies count it).
-            self._record(scope, status or 499, (first_byte or time.perf_counter()) - started)
+            # No answer started and nothing raised: the client went away first (499, as
+            # proxies count it).
+            status = status or (500 if failed else 499)
+            self._record(scope, status, (first_byte or time.perf_counter()) - started)
             REQUEST_ID.reset(reset)
 
     def _record(self, scope: Any, status: int, seconds: float) -> None:

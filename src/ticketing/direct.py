@@ -1,0 +1,157 @@
+"""Direct routes: the onsale's hot writes, served without Litestar's per-request machinery.
+
+Holding seats (`POST /events/{eventId}/holds`) and confirming a hold (`POST
+/holds/{holdId}/reservation`) are most of an onsale's traffic. For each request Litestar
+routes through its trie, builds the handler's keyword arguments (path parameter, the
+`caller` dependency, the DTO-decoded body) from a signature model, and turns the returned
+`Response` into ASGI messages. On the hold burst that machinery was measured as the larger
+part of the gap between the service and the bare floor (docs/benchmarks.md), and none of it
+depends on the request: it is work that can be done once.
+
+A direct route is still declared by its Litestar handler, which keeps its OpenAPI
+description, guards, rate-limit class, exception handlers and metrics label. Here it is
+matched by one regular expression, made from the handler's path when the app is built, and
+served by a function of the handler's module that shares the handler's code:
+
+- the handler's guards run, in the same order (so `admitted`: NUL check, token, rate limit);
+- the body is read by Litestar's `Request`, under the same size limit;
+- errors go through the same Litestar exception middleware and handlers (problem+json);
+- CORS, when configured, is applied by Litestar's own CORS middleware.
+
+Anything else (another method or path, a UUID in another spelling, a Host header the
+router would refuse, a mounted root path) goes on to Litestar as before. A handler given
+hooks, middleware or response headers of its own cannot be served directly: the app refuses
+to build.
+
+Three of Litestar's internals are imported (the router's Host check, and the exception and
+CORS middleware it wraps every route in) so that those behave exactly as elsewhere.
+`tests/e2e/test_direct.py` sends every kind of answer both ways and compares them, so an
+upgrade that changes any of this fails there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, cast
+from uuid import UUID
+
+from litestar import Litestar, Request
+from litestar._asgi.utils import is_valid_host, wrap_in_exception_handler
+from litestar.handlers import HTTPRouteHandler
+from litestar.middleware._internal.cors import CORSMiddleware
+from litestar.routes import HTTPRoute
+from litestar.utils.scope.state import ScopeState
+
+from ticketing.auth.caller import Caller
+from ticketing.auth.guards import resolve_caller
+from ticketing.cache.idempotency import Answer
+
+Serve = Callable[[Request[Any, Any, Any], UUID, Caller], Awaitable[Answer]]
+# A guard as `resolve_guards()` gives it: already made async.
+Guard = Callable[[Request[Any, Any, Any], HTTPRouteHandler], Awaitable[None]]
+
+_PARAM = re.compile(r"\{(\w+):uuid\}")
+# The canonical spelling only; Litestar parses any other the `uuid` converter accepts.
+_UUID = "([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+
+
+@dataclass(frozen=True, slots=True)
+class DirectRoute:
+    """`method path` (Litestar's spelling, one `{name:uuid}` parameter) served by `serve`."""
+
+    method: str
+    path: str
+    serve: Serve
+
+
+@dataclass(frozen=True, slots=True)
+class _Bound:
+    pattern: re.Pattern[str]
+    param: str
+    template: str
+    handler: HTTPRouteHandler
+    guards: list[Guard]
+    exception_handlers: Any
+    serve: Serve
+
+
+class DirectRoutes:
+    """ASGI: the direct routes, and `fallback` (Litestar's own handler) for the rest."""
+
+    def __init__(self, app: Litestar, fallback: Any, routes: list[DirectRoute]) -> None:
+        self._app = app
+        self._fallback = fallback
+        self._request_class = app.request_class
+        self._routes: dict[str, list[_Bound]] = {}
+        for route in routes:
+            self._routes.setdefault(route.method, []).append(_bind(app, route))
+        served: Any = wrap_in_exception_handler(self._serve)
+        if app.cors_config is not None:
+            served = CORSMiddleware(app=served, config=app.cors_config)
+        self._served = served
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and not scope.get("root_path"):
+            for bound in self._routes.get(scope["method"], ()):
+                match = bound.pattern.fullmatch(scope["path"])
+                if match is not None and _host_ok(scope):
+                    scope["route_handler"] = bound.handler
+                    scope["path_template"] = bound.template
+                    scope["path_params"] = {bound.param: UUID(match.group(1))}
+                    ScopeState.from_scope(scope).exception_handlers = bound.exception_handlers
+                    scope["ticketing.direct"] = bound
+                    await self._served(scope, receive, send)
+                    return
+        await self._fallback(scope, receive, send)
+
+    async def _serve(self, scope: Any, receive: Any, send: Any) -> None:
+        bound: _Bound = scope["ticketing.direct"]
+        request = self._request_class(scope=scope, receive=receive, send=send)
+        for guard in bound.guards:
+            await guard(request, bound.handler)
+        ident: UUID = scope["path_params"][bound.param]
+        answer = await bound.serve(request, ident, await resolve_caller(request))
+        headers = [(k.lower().encode(), v.encode()) for k, v in answer.headers.items()]
+        headers.append((b"content-length", str(len(answer.body)).encode()))
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer.body})
+
+
+def _host_ok(scope: Any) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"host":
+            return is_valid_host(value)
+    return True
+
+
+def _bind(app: Litestar, route: DirectRoute) -> _Bound:
+    found = [r for r in app.routes if isinstance(r, HTTPRoute) and r.path == route.path]
+    handlers: dict[Any, Any] = found[0].route_handler_map if found else {}
+    if route.method not in handlers:
+        raise ValueError(f"no {route.method} {route.path} route to serve directly")
+    handler: HTTPRouteHandler = handlers[route.method][0]
+    if (
+        handler.resolve_middleware()
+        or handler.resolve_before_request()
+        or any(layer.after_request for layer in handler.ownership_layers)
+        or handler.resolve_after_response()
+        or handler.resolve_response_headers()
+        or handler.resolve_response_cookies()
+    ):
+        raise ValueError(f"{route.method} {route.path} has hooks or middleware of its own")
+    params = _PARAM.findall(route.path)
+    if len(params) != 1:
+        raise ValueError(f"{route.path}: a direct route takes exactly one UUID parameter")
+    parts = _PARAM.split(route.path)  # [before, name, after]
+    pattern = re.compile(re.escape(parts[0]) + _UUID + re.escape(parts[2]))
+    return _Bound(
+        pattern=pattern,
+        param=params[0],
+        template=found[0].path_format,
+        handler=handler,
+        guards=cast("list[Guard]", handler.resolve_guards()),
+        exception_handlers=handler.resolve_exception_handlers(),
+        serve=route.serve,
+    )
