@@ -1,6 +1,6 @@
 """`make bench`: the service under load, next to the floor, with correctness read back.
 
-    python -m bench [--workers 2] [--seconds 8] [--only a,b,c,d,e,w,s]
+    python -m bench [--workers 2] [--seconds 8] [--rounds 3] [--only a,b,c,d,e,w,s]
 
 Starts PostgreSQL and Redis (embedded, or DATABASE_URL and REDIS_URL), the service with
 Granian's workers and the floor (bench/floor.py) beside it, makes its own events and
@@ -8,7 +8,8 @@ customers, drives both with wrk (bench/wrk/*.lua) and prints per scenario reques
 p50/p99/p99.9 latency, status counts and a verdict read back from PostgreSQL and Redis.
 Scenarios:
 
-  a  hold burst: 256 connections, distinct seat pairs, real customer tokens; floor first
+  a  hold burst: 256 connections, distinct seat pairs, real customer tokens; the floor and
+     the service take turns, --rounds times, and each round gives the ratio
   w  the same burst with 1,000 stream subscribers on one of its events
   s  the hold burst with one worker, to show how workers scale
   b  contended onsale: 2,000 customers on one 1,000-seat event, explicit and best available
@@ -28,6 +29,7 @@ import platform
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -352,24 +354,62 @@ class Bench:
     def events_needed(self, rate_guess: float) -> int:
         return int(rate_guess * self.seconds * 2 / 1000 * 1.3) + 2
 
+    async def compare(
+        self, server: Server, floor: Server, customers: list[Customer], rounds: int
+    ) -> list[str]:
+        """(a): the floor and the service take turns under the same load, `rounds` times,
+        the order alternating, so that both see the machine at the same speed (it drifts by
+        ±10% over a minute). Each round gives a ratio; the figure is their median. Returns
+        the service's events, with their holds, for the confirm scenario."""
+        events: list[str] = []
+        ratios: list[tuple[float, float]] = []
+        service_res: Result | None = None
+        for n in range(1, rounds + 1):
+            tag = f" {n}/{rounds}" if rounds > 1 else ""
+            floor_first = n % 2 == 1
+            if floor_first:
+                floor_res = await self.floor_round(server, floor, customers, tag)
+            service_res, made = await self.burst(server, customers, "a hold burst", tag=tag)
+            events.extend(made)
+            if not floor_first:
+                floor_res = await self.floor_round(server, floor, customers, tag)
+            if floor_res.rate and floor_res.p99:
+                ratios.append((service_res.rate / floor_res.rate, service_res.p99 / floor_res.p99))
+        if service_res is not None and ratios:
+            rates = ", ".join(f"{r:.2f}" for r, _ in ratios)
+            p99s = ", ".join(f"{p:.2f}" for _, p in ratios)
+            note = (
+                f"service / floor: {statistics.median(r for r, _ in ratios):.2f} of the"
+                f" throughput, p99 {statistics.median(p for _, p in ratios):.2f} x the floor's"
+            )
+            if len(ratios) > 1:
+                note += f" (medians of {len(ratios)} rounds: {rates}; p99 {p99s})"
+            service_res.notes.append(note)
+            print(f"{'':<34} {note}", flush=True)
+        return events
+
+    async def floor_round(
+        self, server: Server, floor: Server, customers: list[Customer], tag: str
+    ) -> Result:
+        data = Data(self.stack, server.base_url)  # events are made through the service
+        floor_events = await data.events(self.events_needed(12_000))
+        await data.warm(floor_events)
+        seats = await data.seats(floor_events)
+        path = write_lines(self.scratch / "floor.tsv", burst_lines(seats, customers))
+        floor_res = result(
+            f"a hold burst: floor (bare hold){tag}",
+            wrk(floor.base_url, "replay.lua", [str(path), "2"],
+                connections=BURST_CONNECTIONS, threads=2, seconds=self.seconds),
+        )  # fmt: skip
+        floor_res.verdict = f"bad statuses: {bad_statuses(floor_res, {'201'})}"
+        self.show(floor_res)
+        return floor_res
+
     async def burst(
-        self, server: Server, floor: Server | None, customers: list[Customer], name: str,
-        watchers: int = 0,
+        self, server: Server, customers: list[Customer], name: str, *, watchers: int = 0,
+        tag: str = "",
     ) -> tuple[Result, list[str]]:  # fmt: skip
         data = Data(self.stack, server.base_url)
-        floor_res = None
-        if floor is not None:
-            floor_events = await data.events(self.events_needed(12_000))
-            await data.warm(floor_events)
-            seats = await data.seats(floor_events)
-            path = write_lines(self.scratch / "floor.tsv", burst_lines(seats, customers))
-            floor_res = result(
-                f"{name}: floor (bare hold)",
-                wrk(floor.base_url, "replay.lua", [str(path), "2"],
-                    connections=BURST_CONNECTIONS, threads=2, seconds=self.seconds),
-            )  # fmt: skip
-            floor_res.verdict = f"bad statuses: {bad_statuses(floor_res, {'201'})}"
-            self.show(floor_res)
         events = await data.events(self.events_needed(10_000 * self.workers / 2))
         await data.warm(events)
         seats = await data.seats(events)
@@ -379,7 +419,7 @@ class Bench:
         if watched:
             watcher_proc = self.watch(server, watched, watchers)
         try:
-            res = self.load(server, f"{name}: service", "replay.lua", [str(path), "2"],
+            res = self.load(server, f"{name}: service{tag}", "replay.lua", [str(path), "2"],
                             connections=BURST_CONNECTIONS, profile=True)  # fmt: skip
         finally:
             watched_note = self.unwatch(watcher_proc) if watcher_proc else None
@@ -413,18 +453,14 @@ class Bench:
         res.verdict = verdict(
             failures, f"{len(holds)} holds in Redis ({ok} answered in time), {held} seats once each"
         )
-        if floor_res is not None and floor_res.rate:
-            res.notes.append(
-                f"service / floor: {res.rate / floor_res.rate:.2f} of the throughput,"
-                f" p99 {res.p99 / floor_res.p99:.2f} x the floor's"
-            )
         if watched_note:
             res.notes.append(watched_note)
-            plain = next((r for r in self.results if r.name == "a hold burst: service"), None)
-            if plain is not None and plain.rate:
+            plain = [r.rate for r in self.results if r.name.startswith("a hold burst: service")]
+            if plain and statistics.median(plain):
                 res.notes.append(
-                    f"holds/s with the subscribers: {res.rate / plain.rate:.2f} of the burst"
-                    " without them (the subscribers' client shares the two cores)"
+                    f"holds/s with the subscribers: {res.rate / statistics.median(plain):.2f}"
+                    " of the burst's (median of its rounds)"
+                    " (the subscribers' client shares the two cores)"
                 )
         self.show(res)
         return res, events
@@ -642,6 +678,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--only", default="a,w,s,c,b,d,e")
     parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="(a): turns of the floor and the service"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--profile", action="store_true", help="py-spy the service's workers")
     args = parser.parse_args()
@@ -664,9 +703,9 @@ def main() -> None:
             customers = asyncio.run(Data(stack, server.base_url).customers(512))
             burst_events: list[str] = []
             if "a" in only:
-                _, burst_events = asyncio.run(bench.burst(server, floor, customers, "a hold burst"))
+                burst_events = asyncio.run(bench.compare(server, floor, customers, args.rounds))
             if "w" in only:
-                asyncio.run(bench.burst(server, None, customers, "w burst + subscribers",
+                asyncio.run(bench.burst(server, customers, "w burst + subscribers",
                                         watchers=args.subscribers))  # fmt: skip
             if "c" in only and burst_events:
                 asyncio.run(bench.confirms(server, burst_events, customers))
@@ -684,9 +723,7 @@ def main() -> None:
             for workers in (1, 2):
                 with serve(stack, workers=workers, env=env) as one:
                     customers = asyncio.run(Data(stack, one.base_url).customers(256))
-                    asyncio.run(
-                        bench.burst(one, None, customers, f"s hold burst, {workers} worker(s)")
-                    )
+                    asyncio.run(bench.burst(one, customers, f"s hold burst, {workers} worker(s)"))
     for name, lines in bench.profiles.items():
         print(f"\nprofile of the service's workers during {name}:")
         print("\n".join(lines))

@@ -151,6 +151,8 @@ async def test_refusals_before_and_after_the_work_are_the_same(both: Both) -> No
     too_big = b'{"seatIds": [' + b'"x",' * 300_000 + b'"x"]}'  # over 1 MiB
     json_headers = {**fan.headers, "content-type": "application/json"}
     assert await _refused(both, path, json_headers, content=too_big) == 413
+    bad_length = {**json_headers, "content-length": "many"}
+    assert await _refused(both, path, bad_length, content=b'{"quantity": 1}') == 400
     confirm = f"/holds/{taken.json()['id']}/reservation"
     assert await _refused(both, confirm, fan.headers) == 404  # not this customer's hold
     assert await _refused(both, confirm, ADMIN) == 403
