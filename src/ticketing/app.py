@@ -248,7 +248,7 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
             app,
             handler,
             [
-                DirectRoute("POST", "/events/{event_id:uuid}/holds", direct_hold, body=True),
+                DirectRoute("POST", "/events/{event_id:uuid}/holds", direct_hold),
                 DirectRoute("POST", "/holds/{hold_id:uuid}/reservation", confirm),
             ],
         )

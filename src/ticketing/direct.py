@@ -14,8 +14,7 @@ matched by one regular expression, made from the handler's path when the app is 
 served by a function of the handler's module that shares the handler's code:
 
 - the handler's guards run, in the same order (so `admitted`: NUL check, token, rate limit);
-- the body is read under the same size limit, with the same errors, as Litestar's `Request`
-  reads it, and left where `Request.body()` finds it;
+- the body is read by Litestar's `Request`, under the same size limit;
 - errors go through the same Litestar exception middleware and handlers (problem+json);
 - CORS, when configured, is applied by Litestar's own CORS middleware.
 
@@ -32,7 +31,6 @@ upgrade that changes any of this fails there.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -41,8 +39,6 @@ from uuid import UUID
 
 from litestar import Litestar, Request
 from litestar._asgi.utils import is_valid_host, wrap_in_exception_handler
-from litestar.exceptions import ClientException, InternalServerException
-from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.handlers import HTTPRouteHandler
 from litestar.middleware._internal.cors import CORSMiddleware
 from litestar.routes import HTTPRoute
@@ -68,7 +64,6 @@ class DirectRoute:
     method: str
     path: str
     serve: Serve
-    body: bool = False  # read the body before `serve` (it is then `await request.body()`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +75,6 @@ class _Bound:
     guards: list[Guard]
     exception_handlers: Any
     serve: Serve
-    max_body: float  # bytes; inf when unlimited
-    body: bool
 
 
 class DirectRoutes:
@@ -118,48 +111,12 @@ class DirectRoutes:
         request = self._request_class(scope=scope, receive=receive, send=send)
         for guard in bound.guards:
             await guard(request, bound.handler)
-        if bound.body:
-            ScopeState.from_scope(scope).body = await _read_body(scope, receive, bound.max_body)
         ident: UUID = scope["path_params"][bound.param]
         answer = await bound.serve(request, ident, await resolve_caller(request))
         headers = [(k.lower().encode(), v.encode()) for k, v in answer.headers.items()]
         headers.append((b"content-length", str(len(answer.body)).encode()))
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})
-
-
-async def _read_body(scope: Any, receive: Any, limit: float) -> bytes:
-    """The body, as `Request.body()` reads it: the same limit, errors and end of stream.
-
-    Left where `Request.body()` finds it; Litestar's own reading, an async generator, took a
-    twentieth of a hold's time.
-    """
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                announced = int(value)
-            except ValueError:
-                raise ClientException(
-                    f"Invalid content-length: {value.decode('latin-1')!r}"
-                ) from None
-            if announced > limit:
-                raise RequestEntityTooLarge
-            break
-    chunks: list[bytes] = []
-    total = 0
-    while event := await receive():
-        if event["type"] == "http.request":
-            body = event["body"]
-            if body:
-                total += len(body)
-                if total > limit:
-                    raise RequestEntityTooLarge
-                chunks.append(body)
-            if not event.get("more_body", False):
-                break
-        if event["type"] == "http.disconnect":
-            raise InternalServerException("client disconnected prematurely")
-    return b"".join(chunks)
 
 
 def _host_ok(scope: Any) -> bool:
@@ -197,6 +154,4 @@ def _bind(app: Litestar, route: DirectRoute) -> _Bound:
         guards=cast("list[Guard]", handler.resolve_guards()),
         exception_handlers=handler.resolve_exception_handlers(),
         serve=route.serve,
-        max_body=handler.resolve_request_max_body_size() or math.inf,
-        body=route.body,
     )
