@@ -81,7 +81,6 @@ class DirectRoutes:
     """ASGI: the direct routes, and `fallback` (Litestar's own handler) for the rest."""
 
     def __init__(self, app: Litestar, fallback: Any, routes: list[DirectRoute]) -> None:
-        self._app = app
         self._fallback = fallback
         self._request_class = app.request_class
         self._routes: dict[str, list[_Bound]] = {}
