@@ -19,7 +19,6 @@ import logging
 import os
 import pwd
 import secrets
-import shutil
 import signal
 import socket
 import stat
@@ -562,8 +561,3 @@ class EmbeddedStack:
         with os.fdopen(fd, "w") as f:
             f.write(token + "\n")
         return token, True
-
-
-def remove_data(data_dir: Path) -> None:
-    """Delete an embedded data folder (used by tests that want a first start)."""
-    shutil.rmtree(data_dir, ignore_errors=True)

@@ -121,12 +121,6 @@ class VersionConflict(AppError):
         self.headers["ETag"] = f'"{current_version}"'
 
 
-class PayloadTooLarge(AppError):
-    status = 413
-    code = "PAYLOAD_TOO_LARGE"
-    title = "Request body too large"
-
-
 class RateLimited(AppError):
     status = 429
     code = "RATE_LIMITED"
