@@ -46,7 +46,8 @@ from bench.profile import profiled, top
 from bench.service import Server, Stack, resident_mb, running, serve, worker_pids
 from ticketing.cache.redis import Redis
 from ticketing.holds import repository
-from ticketing.holds.engine import HoldEngine, MirrorSnapshot, event_keys
+from ticketing.holds.engine import HoldEngine, event_keys
+from ticketing.holds.models import MirrorSnapshot
 
 HERE = Path(__file__).resolve().parent
 WRK = HERE / "wrk"
@@ -228,7 +229,7 @@ class Probe:
         while time.monotonic() < deadline:
             holds = 0
             for event_id in event_ids:
-                key = event_keys(uuid.UUID(event_id))[8]
+                key = event_keys(uuid.UUID(event_id)).holds
                 holds += int(await self.redis.call(lambda c, k=key: c.hlen(k)))  # type: ignore[misc]
             reservations = await self.pg.fetchval(
                 "SELECT count(*) FROM reservations WHERE event_id = ANY($1::uuid[])", event_ids
@@ -252,7 +253,7 @@ class Probe:
         """hold id -> (event id, customer id, seat ids), as Redis has them."""
         found: dict[str, tuple[str, str, list[str]]] = {}
         for event_id in event_ids:
-            key = event_keys(uuid.UUID(event_id))[8]
+            key = event_keys(uuid.UUID(event_id)).holds
             raw = await self.redis.call(lambda c, k=key: c.hgetall(k))  # type: ignore[misc]
             for hold_id, value in raw.items():
                 data = json.loads(value)
@@ -262,7 +263,7 @@ class Probe:
     async def held_seats(self, event_ids: list[str]) -> int:
         total = 0
         for event_id in event_ids:
-            key = event_keys(uuid.UUID(event_id))[5]
+            key = event_keys(uuid.UUID(event_id)).held
             total += int(await self.redis.call(lambda c, k=key: c.hlen(k)))  # type: ignore[misc]
         return total
 

@@ -20,7 +20,8 @@ from litestar import Litestar, Response, get, post
 from litestar.datastructures import State
 
 from ticketing.cache.redis import Redis
-from ticketing.holds.engine import HoldEngine, MirrorSnapshot, SeatsUnavailable
+from ticketing.holds.engine import HoldEngine
+from ticketing.holds.models import MirrorSnapshot, SeatsUnavailable
 
 
 class FloorHold(msgspec.Struct, rename="camel"):

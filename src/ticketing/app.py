@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import swagger_ui_bundle
 from litestar import Litestar
@@ -22,43 +21,39 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 
-from ticketing import openapi
+from ticketing import subscribers
 from ticketing.auth.guards import admitted, provide_caller
 from ticketing.auth.tokens import TokenService
-from ticketing.cache.idempotency import Idempotency
 from ticketing.cache.ratelimit import RateLimiter
 from ticketing.cache.redis import Redis
 from ticketing.customers.controller import CustomerController, SessionController
 from ticketing.customers.service import CustomerService
 from ticketing.db.database import Database
-from ticketing.direct import DirectRoute, DirectRoutes
 from ticketing.events.controller import EventController
 from ticketing.events.service import EventService
-from ticketing.health import HealthController
-from ticketing.holds import repository as holds_repo
-from ticketing.holds.controller import (
-    EventHoldsController,
-    HoldController,
-    confirm,
-    direct_hold,
-)
-from ticketing.holds.engine import HoldEngine, MirrorSnapshot
+from ticketing.health import HealthController, MetricsController
+from ticketing.holds.controller import EventHoldsController, HoldController
 from ticketing.holds.service import HoldService
 from ticketing.holds.sweeper import Sweeper
-from ticketing.live.controller import LiveController
+from ticketing.live.controller import LiveController, OpenCountController
 from ticketing.live.feed import LiveFeed
 from ticketing.observe import logs, metrics
-from ticketing.observe.controller import MetricsController
 from ticketing.observe.edge import Edge
 from ticketing.reservations.controller import (
     CustomerReservationsController,
+    HoldReservationController,
     ReservationController,
 )
 from ticketing.reservations.service import ReservationService
 from ticketing.seats.controller import EventSeatsController, SeatController
 from ticketing.seats.service import SeatService
+from ticketing.seed.controller import SeedSeatController
+from ticketing.seed.service import SeedService
 from ticketing.settings import Settings, SettingsError
-from ticketing.web import EXCEPTION_HANDLERS
+from ticketing.web import openapi
+from ticketing.web.direct import DirectRoutes
+from ticketing.web.http import EXCEPTION_HANDLERS
+from ticketing.web.idempotency import Idempotency
 
 SWAGGER_ASSETS = next(Path(swagger_ui_bundle.__file__).parent.glob("vendor/swagger-ui-*"))
 
@@ -133,18 +128,16 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
         tokens = TokenService(
             redis, admin_token=admin_token, ttl_seconds=settings.token_ttl_seconds
         )
-
-        async def snapshot(event_id: UUID) -> MirrorSnapshot | None:
-            async with db.connection() as conn:
-                return await holds_repo.mirror_snapshot(conn, event_id)
-
-        engine = HoldEngine(redis, snapshot)
-        engine.on_expired.append(metrics.EXPIRIES.inc)
-        holds = HoldService(db, redis, engine)
-        reservations = ReservationService(db, holds)
-        sweeper = asyncio.create_task(Sweeper(engine, redis, reservations.settle).run())
+        holds = HoldService(db, redis)
+        seats = SeatService(db, holds)
+        events = EventService(db, seats, holds)
+        customers = CustomerService(db, tokens, holds)
+        reservations = ReservationService(db, holds, customers)
+        subscribers.subscribe(holds.events, seats=seats)
+        sweep = Sweeper(holds.engine, redis, holds.events, reservations.settle)
+        sweeper = asyncio.create_task(sweep.run())
         sampler = asyncio.create_task(_sample_pool(db))
-        live = LiveFeed(redis, engine)
+        live = LiveFeed(redis, holds)
         live.start()
         # `ticketing serve` signals a worker with SIGUSR1 just before asking it to stop.
         loop = asyncio.get_running_loop()
@@ -155,11 +148,13 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
         state.db = db
         state.redis = redis
         state.tokens = tokens
-        state.events = EventService(db, engine)
-        state.seats = SeatService(db, engine)
-        state.customers = CustomerService(db, tokens, holds)
+        state.events = events
+        state.seats = seats
+        state.customers = customers
         state.holds = holds
         state.reservations = reservations
+        state.seed = SeedService(seats, holds, reservations)
+        state.sweeper = sweep
         state.idempotency = Idempotency(redis)
         state.live = live
         state.limiter = RateLimiter(
@@ -198,9 +193,12 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
             SessionController,
             EventHoldsController,
             HoldController,
+            HoldReservationController,
+            SeedSeatController,
             ReservationController,
             CustomerReservationsController,
             LiveController,
+            OpenCountController,
             HealthController,
             MetricsController,
             create_static_files_router(
@@ -215,6 +213,7 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
             "tokens": from_state("tokens"),
             "holds": from_state("holds"),
             "reservations": from_state("reservations"),
+            "seed": from_state("seed"),
             "idempotency": from_state("idempotency"),
             "live": from_state("live"),
             "settings": from_state("settings"),
@@ -243,15 +242,9 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
     }
     handler: Any = app.asgi_handler
     if direct:
-        # The onsale's two hot writes skip Litestar's per-request work (ticketing.direct).
-        handler = DirectRoutes(
-            app,
-            handler,
-            [
-                DirectRoute("POST", "/events/{event_id:uuid}/holds", direct_hold),
-                DirectRoute("POST", "/holds/{hold_id:uuid}/reservation", confirm),
-            ],
-        )
+        # The onsale's hot writes skip Litestar's per-request work: every handler marked
+        # `direct(...)` (ticketing.web.direct).
+        handler = DirectRoutes(app, handler)
     app.asgi_handler = Edge(
         handler,
         access_log=settings.access_log,

@@ -167,14 +167,16 @@ async def _seed(database_url: str, redis_url: str) -> str:
     from ticketing.db.database import Database
     from ticketing.events.schemas import EventCreate, SeatingIn
     from ticketing.events.service import EventService
-    from ticketing.holds.engine import HoldEngine
+    from ticketing.holds.service import HoldService
     from ticketing.seats.schemas import RowIn, SectionIn
+    from ticketing.seats.service import SeatService
 
     db = Database(database_url, min_size=1, max_size=2, timeout_seconds=10, retry_after=1)
     redis = Redis(redis_url, cluster=False, timeout_ms=2000, retry_after=1)
     await db.open()
     try:
-        event = await EventService(db, HoldEngine(redis, _no_snapshot)).create(
+        holds = HoldService(db, redis)
+        event = await EventService(db, SeatService(db, holds), holds).create(
             EventCreate(
                 event_name="Demo Night: The Onsale Orchestra",
                 event_location="Main Hall, Example City",
@@ -204,10 +206,6 @@ async def _seed(database_url: str, redis_url: str) -> str:
         await db.close()
         await redis.close()
     return str(event.id)
-
-
-async def _no_snapshot(_: object) -> None:
-    """Creating an event never needs the hold mirror."""
 
 
 def _db(settings: Settings, args: argparse.Namespace) -> None:

@@ -1,4 +1,4 @@
-"""Liveness and readiness."""
+"""Liveness, readiness and `GET /metrics`: what operators and their probes call."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import Any
 from litestar import Controller, Response, get
 from litestar.datastructures import State
 
-from ticketing.auth.guards import RATE_OPT
+from ticketing.auth.guards import RATE_OPT, admin_only
 from ticketing.errors import AppError
+from ticketing.observe import metrics
 from ticketing.validation import Schema
-from ticketing.web import problem_response
+from ticketing.web.http import problem_response
 
 
 class Liveness(Schema):
@@ -67,3 +68,17 @@ class HealthController(Controller):
             503,
             {"Retry-After": retry},
         )
+
+
+class MetricsController(Controller):
+    """`GET /metrics`: Prometheus text, for the admin token (or on the metrics port, see cli)."""
+
+    path = "/metrics"
+    tags = ["health"]
+    opt = {RATE_OPT: None}
+
+    @get("/", guards=[admin_only], media_type=metrics.CONTENT_TYPE_LATEST)
+    async def scrape(self) -> Response[bytes]:
+        """Every worker's figures in the Prometheus text format (admin token required here;
+        no token on the port TICKETING_METRICS_PORT names)."""
+        return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE_LATEST)

@@ -179,3 +179,12 @@ def decode_cursor(cursor: str, types: type[T]) -> T:
         return values
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise ValidationFailed.one("cursor", "Not a cursor this list gave out") from None
+
+
+def changed(patch: msgspec.Struct) -> dict[str, object]:
+    """The fields a PATCH body set, by Python name."""
+    return {
+        f: getattr(patch, f)
+        for f in patch.__struct_fields__
+        if getattr(patch, f) is not msgspec.UNSET
+    }

@@ -1,4 +1,4 @@
-"""The direct routes (ticketing.direct) answer exactly as Litestar does on the same route.
+"""The direct routes (ticketing.web.direct) answer exactly as Litestar does on the same route.
 
 Each case is sent to two apps on the same PostgreSQL and Redis: the service as it runs
 (holds and confirmations served directly) and the same app with `direct=False`, where

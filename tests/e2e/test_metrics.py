@@ -49,15 +49,15 @@ async def test_holds_conflicts_confirms_and_expiries_are_counted(client: Client)
     confirmed = await client.post(f"/holds/{kept.json()['id']}/reservation", headers=fan.headers)
     assert confirmed.status_code == 201
 
-    # The hold runs out and the app's own engine sweeps it, on the app's loop (its Redis
+    # The hold runs out and the app's own sweeper sweeps it, on the app's loop (its Redis
     # client lives there), while no other server's sweeper may take the count.
-    redis, engine = client.app.state.redis, client.app.state.holds.engine
+    redis, sweeper = client.app.state.redis, client.app.state.sweeper
     event_id, hold_id = UUID(event["id"]), UUID(lapsing.json()["id"])
 
     async def lapse() -> None:
         async with sweeping_alone(redis):
             await age_hold(redis, event_id, hold_id, 3_600_000)
-            await engine.sweep(event_id)
+            await sweeper.sweep(event_id)
 
     await asyncio.to_thread(client.blocking_portal.call, lapse)
     after = await _figures(client)

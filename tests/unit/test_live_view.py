@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from ticketing.holds.engine import EventStatus
+from ticketing.holds.models import EventStatus
 from ticketing.live.view import QUEUE, Change, EventView, Listener, now_ms
 
 EVENT = uuid.UUID("11111111-1111-4111-8111-111111111111")

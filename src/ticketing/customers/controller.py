@@ -21,7 +21,7 @@ from ticketing.customers.schemas import (
     SignUp,
 )
 from ticketing.customers.service import CustomerService
-from ticketing.web import Body, etag, if_match
+from ticketing.web.http import Body, etag, if_match
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="page size")]
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
 
-from ticketing.seats.schemas import Seat
+from ticketing.seatview.schemas import Seat
 from ticketing.validation import PRINTABLE, Schema
 
 PersonName = Annotated[str, Meta(min_length=1, max_length=100, pattern=PRINTABLE)]

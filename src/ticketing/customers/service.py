@@ -22,10 +22,9 @@ from ticketing.customers.schemas import (
 from ticketing.db.database import Database
 from ticketing.errors import Conflict, NotFound, VersionConflict
 from ticketing.holds.service import HoldService
-from ticketing.seats import repository as seats_repo
-from ticketing.seats.schemas import changed
-from ticketing.seats.service import seat_view
-from ticketing.validation import decode_cursor, page
+from ticketing.seatview import repository as seat_reads
+from ticketing.seatview.view import seat_view
+from ticketing.validation import changed, decode_cursor, page
 
 
 def customer_view(record: CustomerRecord) -> Customer:
@@ -76,7 +75,7 @@ class CustomerService:
             record = await customers_repo.get(conn, customer_id)
             if record is None:
                 raise NotFound.of("customer", customer_id)
-            reserved = await seats_repo.reserved_by_customer(conn, customer_id)
+            reserved = await seat_reads.reserved_by_customer(conn, customer_id)
         view = customer_view(record)
         view.seats_on_hold = await self._holds.seats_on_hold(customer_id, caller)
         view.seats_reserved = [seat_view(s, caller) for s in reserved]
@@ -116,10 +115,14 @@ class CustomerService:
             await self._holds.release_all(customer_id)
             await self._tokens.revoke_all(customer_id)
 
-    async def mint_token(self, customer_id: UUID) -> IssuedToken:
+    async def require(self, customer_id: UUID) -> None:
+        """NotFound unless the customer exists."""
         async with self._db.connection() as conn:
             if await customers_repo.get(conn, customer_id) is None:
                 raise NotFound.of("customer", customer_id)
+
+    async def mint_token(self, customer_id: UUID) -> IssuedToken:
+        await self.require(customer_id)
         token = await self._tokens.issue(customer_id)
         return IssuedToken(
             token=token, customer_id=customer_id, expires_in_seconds=self._tokens.ttl_seconds

@@ -15,7 +15,7 @@ from ticketing.auth.guards import admin_only
 from ticketing.errors import ValidationFailed
 from ticketing.events.schemas import Event, EventCreate, EventList, EventPatch
 from ticketing.events.service import EventService
-from ticketing.web import Body, etag, if_match
+from ticketing.web.http import Body, etag, if_match
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="page size")]
 

@@ -6,8 +6,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
 
-import asyncpg
-
 from ticketing.db.database import Database
 from ticketing.errors import Conflict, FieldError, NotFound, ValidationFailed, VersionConflict
 from ticketing.events import repository as events_repo
@@ -19,12 +17,10 @@ from ticketing.events.schemas import (
     EventList,
     EventPatch,
 )
-from ticketing.holds.engine import HoldEngine
+from ticketing.holds.service import HoldService
 from ticketing.seats import layout
-from ticketing.seats import repository as seats_repo
-from ticketing.seats.schemas import changed
-from ticketing.seats.service import plan_more_seats, seat_conflict
-from ticketing.validation import decode_cursor, page
+from ticketing.seats.service import SeatService
+from ticketing.validation import changed, decode_cursor, page
 
 
 def event_view(record: EventRecord, availability: Availability | None = None) -> Event:
@@ -76,9 +72,10 @@ def _specs(sections: list) -> list[layout.SectionSpec]:  # type: ignore[type-arg
 
 
 class EventService:
-    def __init__(self, db: Database, engine: HoldEngine) -> None:
+    def __init__(self, db: Database, seats: SeatService, holds: HoldService) -> None:
         self._db = db
-        self._engine = engine
+        self._seats = seats
+        self._holds = holds
 
     async def create(self, body: EventCreate) -> Event:
         if errors := _create_errors(body):
@@ -104,7 +101,7 @@ class EventService:
                 seat_hold_time=body.seat_hold_time,
                 assigned_seating=assigned,
             )
-            await seats_repo.insert_many(conn, record.id, assigned, planned)
+            await self._seats.insert_for_event(conn, record.id, assigned, planned)
         return event_view(record, self._availability(body.num_seats, 0, 0))
 
     async def get(self, event_id: UUID) -> Event:
@@ -113,7 +110,7 @@ class EventService:
             if record is None:
                 raise NotFound.of("event", event_id)
             reserved = await events_repo.reserved_count(conn, event_id)
-        on_hold = len(await self._engine.live_holds(event_id))
+        on_hold = len(await self._holds.held_seats(event_id))
         return event_view(record, self._availability(record.num_seats, reserved, on_hold))
 
     async def list_events(
@@ -159,18 +156,16 @@ class EventService:
                 raise ValidationFailed.one("maxNumSeats", f"Must not exceed numSeats ({num_seats})")
             added = num_seats - record.num_seats
             if added:
-                planned = await plan_more_seats(conn, record, added)
-                try:
-                    await seats_repo.insert_many(conn, event_id, record.assigned_seating, planned)
-                except asyncpg.UniqueViolationError as exc:
-                    raise seat_conflict(exc) from exc
+                await self._seats.extend_event(conn, event_id, record.assigned_seating, added)
             if changes or added:
                 record = await events_repo.update(conn, event_id, changes, seats_added=added)
-                await self._engine.invalidate(event_id)
+                await self._holds.inventory_changed(event_id)
             reserved = await events_repo.reserved_count(conn, event_id)
         if changes or added:
-            await self._engine.invalidate(event_id)
-        on_hold = len(await self._engine.live_holds(event_id))
+            await self._holds.inventory_changed(event_id)
+            if added:
+                self._seats.forget_pages(event_id)
+        on_hold = len(await self._holds.held_seats(event_id))
         return event_view(record, self._availability(record.num_seats, reserved, on_hold))
 
     async def delete(self, event_id: UUID) -> None:
@@ -182,13 +177,14 @@ class EventService:
                 raise Conflict(
                     f"{reserved} seats of this event are reserved", code="EVENT_HAS_RESERVATIONS"
                 )
-            if held := await self._engine.live_holds(event_id):
+            if held := await self._holds.held_seats(event_id):
                 raise Conflict(
                     f"{len(held)} seats of this event are on hold", code="EVENT_HAS_HOLDS"
                 )
-            await self._engine.invalidate(event_id)
+            await self._holds.inventory_changed(event_id)
             await events_repo.delete(conn, event_id)
-        await self._engine.invalidate(event_id)  # live readers learn it is gone
+        await self._holds.inventory_changed(event_id)  # live readers learn it is gone
+        self._seats.forget_pages(event_id)
 
     @staticmethod
     def _availability(num_seats: int, reserved: int, on_hold: int) -> Availability:

@@ -1,6 +1,6 @@
 """The hold engine: seat holds in Redis, one atomic script per step, per event.
 
-Every key of an event shares the hash tag `{ev:<eventId>}` (layout in scripts/_lib.lua),
+Every key of an event shares the hash tag `{ev:<eventId>}` (named in keys.py, for Lua too),
 so each step is one script on one shard, in cluster mode too. A hold attempt is one round
 trip; it reads the event's mirror (seat ids, best-available order, reserved seats, each
 customer's reserved count, maxNumSeats, seatHoldTime) rather than PostgreSQL, so an onsale
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -25,169 +25,63 @@ from glide import Script
 
 from ticketing.cache.redis import Redis
 from ticketing.errors import DependencyUnavailable
+from ticketing.holds.keys import (
+    SWEEP_SET,
+    EventKeys,
+    channel,
+    customer_holds_key,
+    hold_key,
+    lua_prelude,
+)
+from ticketing.holds.models import (
+    Ended,
+    EventStatus,
+    EventUnknown,
+    ExpiredHold,
+    ExtendLimit,
+    Fenced,
+    FencedHold,
+    HoldGone,
+    LimitExceeded,
+    LiveHold,
+    MirrorSnapshot,
+    NoneAvailable,
+    NotOwner,
+    PlacedHold,
+    SeatDetails,
+    SeatsUnavailable,
+    Swept,
+    UnknownSeats,
+)
 
 SCRIPTS = Path(__file__).parent / "scripts"
-SWEEP_SET = "holds:events"
 FENCE_MS = 30_000  # a confirmation that has not settled by then is settled by the sweeper
-
-
-def tag(event_id: UUID) -> str:
-    return f"{{ev:{event_id}}}"
-
-
 MIRROR_ATTEMPTS = 3
+EXPIRED_BATCH = 500  # expired holds a sweep hands on at most, per event
+# How long a hold's index entries live: past its longest life (three hold times of at most
+# an hour each) and a confirmation's fence.
+INDEX_TTL_SECONDS = 3 * 3600 + 120
+
+SnapshotLoader = Callable[[UUID], Awaitable[MirrorSnapshot | None]]
 
 
-def event_keys(event_id: UUID) -> list[str]:
-    t = tag(event_id)
-    return [
-        f"{t}:{name}"
-        for name in (
-            "meta",
-            "seats",
-            "order",
-            "reserved",
-            "rescount",
-            "held",
-            "expiry",
-            "custheld",
-            "holds",
-            "seq",
-            "epoch",
-            "expired",
-        )
-    ]
+@lru_cache(maxsize=4096)
+def event_keys(event_id: UUID) -> EventKeys:
+    return EventKeys.of(event_id)
 
 
-def channel(event_id: UUID) -> str:
-    return f"{tag(event_id)}:changes"
+@lru_cache(maxsize=4096)
+def _script_keys(event_id: UUID) -> tuple[str, ...]:
+    return tuple(event_keys(event_id).ordered())
 
 
 def _load_scripts() -> dict[str, Script]:
-    prelude = (SCRIPTS / "_lib.lua").read_text()
+    prelude = lua_prelude() + (SCRIPTS / "_lib.lua").read_text()
     return {
         path.stem: Script(prelude + "\n" + path.read_text())  # type: ignore[no-untyped-call]
         for path in sorted(SCRIPTS.glob("*.lua"))
         if not path.name.startswith("_")
     }
-
-
-@dataclass(frozen=True, slots=True)
-class MirrorSnapshot:
-    """What a hold needs to know of an event, read from PostgreSQL."""
-
-    max_num_seats: int
-    seat_hold_time: int
-    general_admission: bool
-    # (id, section, row, number, price, version) in best-available order: cheapest first,
-    # then front to back. Empty strings stand for the nulls of general admission.
-    seats: list[tuple[str, str, str, str, str, str]]
-    reserved: list[str]
-    reserved_by_customer: dict[str, int]
-
-
-SnapshotLoader = Callable[[UUID], Awaitable[MirrorSnapshot | None]]
-
-
-@dataclass(frozen=True, slots=True)
-class EventStatus:
-    """Every seat of an event at one point of its change sequence."""
-
-    epoch: str  # changes when the sequence starts again (Redis lost the event's state)
-    sequence: int
-    general_admission: bool
-    seats: dict[str, str]  # seat id -> "section\trow\tnumber\tprice\tversion"
-    reserved: list[str]
-    held: dict[str, int]  # seat id -> hold expiry, ms since the epoch
-
-
-# Outcomes a caller must handle. They carry data, not HTTP: the service decides the answer.
-class HoldRefused(Exception):
-    """Base of the reasons a hold attempt holds nothing."""
-
-
-class EventUnknown(HoldRefused):
-    pass
-
-
-class UnknownSeats(HoldRefused):
-    def __init__(self, seat_ids: list[str]) -> None:
-        super().__init__(seat_ids)
-        self.seat_ids = seat_ids
-
-
-class SeatsUnavailable(HoldRefused):
-    def __init__(self, seat_ids: list[str]) -> None:
-        super().__init__(seat_ids)
-        self.seat_ids = seat_ids
-
-
-class LimitExceeded(HoldRefused):
-    def __init__(self, already: int, maximum: int) -> None:
-        super().__init__(already, maximum)
-        self.already = already
-        self.maximum = maximum
-
-
-class NoneAvailable(HoldRefused):
-    """Best available found no seats (or no adjacent run) that fit."""
-
-
-class HoldGone(Exception):
-    """The hold expired, was released or confirmed, or never existed."""
-
-
-class NotOwner(Exception):
-    pass
-
-
-class Fenced(Exception):
-    """The hold is being confirmed."""
-
-
-class ExtendLimit(Exception):
-    def __init__(self, latest_ms: int) -> None:
-        super().__init__(latest_ms)
-        self.latest_ms = latest_ms
-
-
-@dataclass(frozen=True, slots=True)
-class SeatDetails:
-    """A held seat as the mirror knows it, enough to answer without PostgreSQL."""
-
-    seat_id: str
-    section: str | None
-    row: str | None
-    seat_number: int | None
-    price: str
-    version: int
-
-
-# Scripts after which readers see the same seats: nothing for caches to drop. (A hold tells
-# them itself, and only when it was placed; the sweeper's expiries are seen by the clock.)
-_UNSEEN = frozenset({"status", "overlay", "sweep", "fence", "unfence", "hold"})
-# How long a hold's index entries live: past its longest life (three hold times of at most
-# an hour each) and a confirmation's fence.
-INDEX_TTL_SECONDS = 3 * 3600 + 120
-
-
-def hold_key(hold_id: UUID | str) -> str:
-    """hold id -> its event id (for /holds/{id})."""
-    return f"hold:{hold_id}"
-
-
-def customer_holds_key(customer_id: UUID | str) -> str:
-    """A customer's holds, as `eventId/holdId` members (for seatsOnHold)."""
-    return f"cholds:{customer_id}"
-
-
-@dataclass(frozen=True, slots=True)
-class PlacedHold:
-    hold_id: UUID
-    seat_ids: list[str]
-    expires_ms: int
-    created_ms: int
-    seats: list[SeatDetails]
 
 
 def _details(seat_id: str, packed: str) -> SeatDetails:
@@ -197,56 +91,39 @@ def _details(seat_id: str, packed: str) -> SeatDetails:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Swept:
-    next_expiry_ms: int | None
-    stale_fenced: list[str]  # holds whose confirmation died mid-way, for PostgreSQL to settle
-
-
-@dataclass(frozen=True, slots=True)
-class FencedHold:
-    """A hold's record: its customer, seats and times."""
-
-    hold_id: UUID
-    customer_id: str
-    seat_ids: list[str]
-    created_ms: int
-    expires_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class LiveHold:
-    seat_id: str
-    hold_id: str
-    customer_id: str
-    expires_ms: int
-
-
 def _text(values: Sequence[Any]) -> list[str]:
     return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
 
 
+def _ended(reply: list[str]) -> Ended | None:
+    """{'OK', sequence, customer, seat...} -> Ended; a bare {'OK'} (nothing ended) -> None."""
+    if len(reply) < 3:
+        return None
+    return Ended(int(reply[1]), reply[2], reply[3:])
+
+
+def _expired(raw: str) -> ExpiredHold:
+    rec = json.loads(raw)
+    return ExpiredHold(rec["h"], rec["c"], list(rec["s"]), int(rec["t"]), int(rec.get("q", 0)))
+
+
 class HoldEngine:
+    """The scripts, run over one event's keys. Only the holds package uses it: the rest of
+    the service asks `HoldService`."""
+
     def __init__(self, redis: Redis, load_snapshot: SnapshotLoader) -> None:
         self._redis = redis
         self._load_snapshot = load_snapshot
         self._scripts = _load_scripts()
         self.indexes_holds = not redis.cluster
-        # Told the event of every script that may have changed it, in this process: caches
-        # of what readers see drop the event's entries at once instead of at their expiry.
-        self.on_change: list[Callable[[UUID], None]] = []
-        # Told how many holds ran out, each time a sweep counts some (for the metrics).
-        self.on_expired: list[Callable[[int], None]] = []
 
     async def _run(
         self, name: str, event_id: UUID, *args: str, extra_keys: Sequence[str] = ()
     ) -> list[str]:
         script = self._scripts[name]
-        keys: list[str | bytes] = [*event_keys(event_id), *extra_keys]
+        keys: list[str | bytes] = [*_script_keys(event_id), *extra_keys]
         argv: list[str | bytes] = [channel(event_id), *args]
         reply = await self._redis.call(lambda c: c.invoke_script(script, keys=keys, args=argv))
-        if name not in _UNSEEN:
-            self._changed(event_id)
         if isinstance(reply, list):
             return _text(reply)
         return [str(reply)]
@@ -264,10 +141,6 @@ class HoldEngine:
         raise DependencyUnavailable(
             "redis", self._redis.retry_after, "The event changed while it was read; retry"
         )
-
-    def _changed(self, event_id: UUID) -> None:
-        for listener in self.on_change:
-            listener(event_id)
 
     def _index(self, hold_id: UUID, customer_id: UUID, index: bool) -> tuple[str, list[str]]:
         """The hold script's index argument and keys: on one Redis (no cluster) the script
@@ -302,7 +175,7 @@ class HoldEngine:
         )
         event = str(event_id)
         await self._redis.call(lambda c: c.sadd(SWEEP_SET, [event]))
-        meta = event_keys(event_id)[0]
+        meta = event_keys(event_id).meta
         await self._redis.call(lambda c: c.hset(meta, {"registered": "1"}))
 
     async def invalidate(
@@ -329,6 +202,12 @@ class HoldEngine:
         held = {reply[i]: int(reply[i + 1]) for i in range(at, len(reply) - 1, 2)}
         return EventStatus(reply[0], int(reply[1]), reply[2] == "1", seats, reserved, held)
 
+    async def sequence(self, event_id: UUID) -> tuple[str, int]:
+        """The event's change counter as (epoch, sequence): ('', 0) before its first change."""
+        keys = event_keys(event_id)
+        epoch, seq = await self._redis.call(lambda c: c.mget([keys.epoch, keys.seq]))
+        return (epoch.decode() if epoch else "", int(seq) if seq else 0)
+
     async def hold_seats(
         self,
         event_id: UUID,
@@ -342,7 +221,7 @@ class HoldEngine:
         reply = await self._with_mirror(
             event_id, "hold", str(hold_id), str(customer_id), ttl, "ids", *seat_ids, extra_keys=keys
         )
-        return self._placed(event_id, hold_id, reply)
+        return self._placed(hold_id, reply)
 
     async def hold_best(
         self,
@@ -366,16 +245,21 @@ class HoldEngine:
             "1" if adjacent else "0",
             extra_keys=keys,
         )
-        return self._placed(event_id, hold_id, reply)
+        return self._placed(hold_id, reply)
 
-    def _placed(self, event_id: UUID, hold_id: UUID, reply: list[str]) -> PlacedHold:
+    @staticmethod
+    def _placed(hold_id: UUID, reply: list[str]) -> PlacedHold:
         status = reply[0]
         if status == "OK":
-            self._changed(event_id)
-            pairs = reply[3:]
+            pairs = reply[4:]
             seats = [_details(pairs[i], pairs[i + 1]) for i in range(0, len(pairs), 2)]
             return PlacedHold(
-                hold_id, [s.seat_id for s in seats], int(reply[1]), int(reply[2]), seats
+                hold_id,
+                [s.seat_id for s in seats],
+                int(reply[1]),
+                int(reply[2]),
+                int(reply[3]),
+                seats,
             )
         if status == "UNKNOWN":
             raise UnknownSeats(reply[1:])
@@ -398,16 +282,19 @@ class HoldEngine:
             raise Fenced()
         return reply
 
-    async def release(self, event_id: UUID, hold_id: UUID, customer_id: UUID | None) -> list[str]:
+    async def release(self, event_id: UUID, hold_id: UUID, customer_id: UUID | None) -> Ended:
         """Release a hold; `customer_id` None releases any customer's (admin)."""
         owner = "" if customer_id is None else str(customer_id)
-        return self._check(await self._run("release", event_id, str(hold_id), owner))[1:]
+        ended = _ended(self._check(await self._run("release", event_id, str(hold_id), owner)))
+        assert ended is not None
+        return ended
 
-    async def extend(self, event_id: UUID, hold_id: UUID, customer_id: UUID) -> int:
+    async def extend(self, event_id: UUID, hold_id: UUID, customer_id: UUID) -> tuple[int, Ended]:
+        """Push the expiry out: the new expiry (ms), and the change."""
         reply = self._check(await self._run("extend", event_id, str(hold_id), str(customer_id)))
         if reply[0] == "LIMIT":
             raise ExtendLimit(int(reply[1]))
-        return int(reply[1])
+        return int(reply[1]), Ended(int(reply[2]), str(customer_id), reply[3:])
 
     async def fence(
         self, event_id: UUID, hold_id: UUID, customer_id: UUID, fence_ms: int = FENCE_MS
@@ -418,25 +305,29 @@ class HoldEngine:
         record = json.loads(reply[1])
         return FencedHold(hold_id, record["c"], list(record["s"]), record["t0"], record["t"])
 
-    async def confirmed(self, event_id: UUID, hold_id: UUID) -> None:
-        """The reservation committed: clear the hold, mirror its seats as reserved."""
-        await self._run("confirm", event_id, str(hold_id))
+    async def confirmed(self, event_id: UUID, hold_id: UUID) -> Ended | None:
+        """The reservation committed: clear the hold, mirror its seats as reserved. None when
+        the hold was already settled."""
+        reply = await self._run("confirm", event_id, str(hold_id))
+        return None if reply[0] == "GONE" else _ended(reply)
 
     async def unfence(self, event_id: UUID, hold_id: UUID) -> None:
         """The reservation did not commit and may be retried while the hold lasts."""
         await self._run("unfence", event_id, str(hold_id))
 
-    async def abandon(self, event_id: UUID, hold_id: UUID) -> None:
+    async def abandon(self, event_id: UUID, hold_id: UUID) -> Ended | None:
         """PostgreSQL refused the seats (already reserved): drop the hold and the mirror."""
-        await self._run("abandon", event_id, str(hold_id))
+        return _ended(await self._run("abandon", event_id, str(hold_id)))
 
-    async def unreserved(self, event_id: UUID, customer_id: UUID, seat_ids: list[str]) -> None:
-        """A reservation was cancelled in PostgreSQL: its seats are open again."""
-        await self._run("unreserve", event_id, str(customer_id), *seat_ids)
+    async def unreserved(self, event_id: UUID, customer_id: UUID, seat_ids: list[str]) -> int:
+        """A reservation was cancelled in PostgreSQL: its seats are open again. Returns the
+        change's sequence."""
+        reply = await self._run("unreserve", event_id, str(customer_id), *seat_ids)
+        return int(reply[1])
 
     async def record(self, event_id: UUID, hold_id: UUID) -> FencedHold | None:
         """A hold's stored record (whether or not it has expired), or None."""
-        holds = event_keys(event_id)[8]
+        holds = event_keys(event_id).holds
         raw = await self._redis.call(lambda c: c.hget(holds, str(hold_id)))
         if raw is None:
             return None
@@ -450,20 +341,26 @@ class HoldEngine:
             for i in range(0, len(flat) - 3, 4)
         ]
 
-    async def sweep(self, event_id: UUID) -> Swept | None:
-        """Release the event's expired holds now, and count the holds that ran out since the
-        last sweep. None when the event has nothing left in Redis and leaves the sweep.
+    async def sweep(self, event_id: UUID) -> Swept:
+        """Release the event's expired holds now, and hand on the holds that ran out since
+        the last acknowledged sweep (`acknowledge` them once delivered). `gone` when the
+        event has nothing left in Redis: it leaves the sweep once those are acknowledged.
         """
-        reply = await self._run("sweep", event_id)
-        expired = int(reply[1]) if len(reply) > 1 else 0
-        if expired:
-            for listener in self.on_expired:
-                listener(expired)
+        reply = await self._run("sweep", event_id, str(EXPIRED_BATCH))
+        n = int(reply[1])
+        expired = [_expired(raw) for raw in reply[2 : 2 + n]]
         if reply[0] == "NO_MIRROR":
+            return Swept(None, expired, [], gone=True)
+        return Swept(int(float(reply[0])) if reply[0] else None, expired, reply[2 + n :])
+
+    async def acknowledge(self, event_id: UUID, swept: Swept) -> None:
+        """The expired holds of `swept` were delivered: remove them (new ones stay)."""
+        if swept.expired:
+            key, n = event_keys(event_id).ran_out, len(swept.expired)
+            await self._redis.call(lambda c: c.ltrim(key, n, -1))
+        if swept.gone:
             event = str(event_id)
             await self._redis.call(lambda c: c.srem(SWEEP_SET, [event]))
-            return None
-        return Swept(int(float(reply[0])) if reply[0] else None, reply[2:])
 
     async def swept_events(self) -> list[UUID]:
         members = await self._redis.call(lambda c: c.smembers(SWEEP_SET))

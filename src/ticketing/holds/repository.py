@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from ticketing.db.database import Connection
-from ticketing.holds.engine import MirrorSnapshot
+from ticketing.holds.models import MirrorSnapshot
 
 
 async def mirror_snapshot(conn: Connection, event_id: UUID) -> MirrorSnapshot | None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from msgspec import Meta
 
-from ticketing.seats.schemas import Seat
+from ticketing.seatview.schemas import Seat
 from ticketing.validation import PRINTABLE, Schema
 
 
@@ -28,10 +28,3 @@ class Hold(Schema):
     seats: list[Seat]
     expires_at: datetime
     created_at: datetime
-
-
-class SeatStatusChange(Schema):
-    """The seed service's seat route: hold, confirm or release one seat."""
-
-    customer_id: UUID
-    status: Literal["OPEN", "ON_HOLD", "RESERVED"]

@@ -1,4 +1,9 @@
-"""Hold rules over the engine: who may hold, see, extend and release, and what they see.
+"""The holds face: every other domain asks this service, never the engine or its keys.
+
+Hold rules over the engine: who may hold, see, extend and release, and what they see; and
+the steps of a confirmation (fence, committed, failed, refused) that the reservations
+domain drives. Every step that begins or ends a hold emits its lifecycle event
+(`lifecycle.py`) once the fact is certain.
 
 A hold attempt is one engine script. Two small indexes outside the event's keys answer
 "which event is this hold in" (`hold:<holdId>`) and "what does this customer hold"
@@ -8,6 +13,8 @@ holds that may have gone, which every reader checks.
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -17,21 +24,28 @@ from glide import Batch, ClusterBatch, ExpirySet, ExpiryType, GlideClient, Glide
 from ticketing.auth.caller import Caller
 from ticketing.cache.redis import Redis
 from ticketing.db.database import Database
-from ticketing.errors import Conflict, FieldError, NotFound, ValidationFailed
-from ticketing.holds import engine as eng
-from ticketing.holds.engine import HoldEngine, LiveHold, SeatDetails
+from ticketing.errors import Conflict, DependencyUnavailable, FieldError, NotFound, ValidationFailed
+from ticketing.holds import keys
+from ticketing.holds import models as m
+from ticketing.holds import repository as holds_repo
+from ticketing.holds.engine import INDEX_TTL_SECONDS, HoldEngine
+from ticketing.holds.lifecycle import Cause, HoldEvent, HoldEvents, Kind
+from ticketing.holds.models import EventStatus, FencedHold, LiveHold, SeatDetails
 from ticketing.holds.schemas import Hold, HoldCreate
 from ticketing.observe import metrics
-from ticketing.seats import repository as seats_repo
-from ticketing.seats.schemas import Seat
-from ticketing.seats.service import live_holds, seat_view
+from ticketing.seatview import repository as seat_reads
+from ticketing.seatview.schemas import Seat
+from ticketing.seatview.view import seat_view
 
-_hold_key = eng.hold_key
-_customer_key = eng.customer_holds_key
+log = logging.getLogger("ticketing.holds")
 
 
 def _time(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 def _held_seat(event_id: UUID, seat: SeatDetails, customer_id: UUID, expires_ms: int) -> Seat:
@@ -52,10 +66,54 @@ def _held_seat(event_id: UUID, seat: SeatDetails, customer_id: UUID, expires_ms:
 
 
 class HoldService:
-    def __init__(self, db: Database, redis: Redis, engine: HoldEngine) -> None:
+    def __init__(
+        self,
+        db: Database,
+        redis: Redis,
+        *,
+        events: HoldEvents | None = None,
+        engine: HoldEngine | None = None,
+    ) -> None:
         self._db = db
         self._redis = redis
-        self.engine = engine
+        self.events = events or HoldEvents()
+
+        async def snapshot(event_id: UUID) -> m.MirrorSnapshot | None:
+            async with db.connection() as conn:
+                return await holds_repo.mirror_snapshot(conn, event_id)
+
+        self.engine = engine or HoldEngine(redis, snapshot)
+
+    def _emit(
+        self,
+        kind: Kind,
+        event_id: UUID,
+        hold_id: UUID,
+        customer_id: UUID | str,
+        seat_ids: list[str],
+        cause: Cause,
+        *,
+        sequence: int = 0,
+        expires_ms: int | None = None,
+        reservation_id: UUID | None = None,
+        at_ms: int | None = None,
+    ) -> None:
+        self.events.emit(
+            HoldEvent(
+                kind=kind,
+                event_id=event_id,
+                hold_id=hold_id,
+                customer_id=customer_id if isinstance(customer_id, UUID) else UUID(customer_id),
+                seat_ids=tuple(seat_ids),
+                at_ms=_now_ms() if at_ms is None else at_ms,
+                cause=cause,
+                sequence=sequence,
+                expires_ms=expires_ms,
+                reservation_id=reservation_id,
+            )
+        )
+
+    # --- holding -------------------------------------------------------------------------
 
     async def create(self, event_id: UUID, caller: Caller, body: HoldCreate) -> Hold:
         customer_id = caller.require_customer()
@@ -79,20 +137,20 @@ class HoldService:
                         FieldError("quantity", "Give seatIds or quantity"),
                     ]
                 )
-        except eng.EventUnknown:
+        except m.EventUnknown:
             raise NotFound.of("event", event_id) from None
-        except eng.UnknownSeats as exc:
+        except m.UnknownSeats as exc:
             raise ValidationFailed.one(
                 "seatIds", f"Not seats of this event: {', '.join(exc.seat_ids)}"
             ) from None
-        except eng.SeatsUnavailable as exc:
+        except m.SeatsUnavailable as exc:
             metrics.HOLDS_TAKEN.inc()
             raise Conflict(
                 "Some seats are held or reserved; nothing was held",
                 code="SEATS_UNAVAILABLE",
                 unavailableSeatIds=exc.seat_ids,
             ) from None
-        except eng.NoneAvailable:
+        except m.NoneAvailable:
             metrics.HOLDS_TAKEN.inc()
             what = "side by side " if body.adjacent else ""
             raise Conflict(
@@ -100,7 +158,7 @@ class HoldService:
                 code="SEATS_UNAVAILABLE",
                 unavailableSeatIds=[],
             ) from None
-        except eng.LimitExceeded as exc:
+        except m.LimitExceeded as exc:
             metrics.HOLDS_OVER_LIMIT.inc()
             raise Conflict(
                 f"A customer may hold and reserve at most {exc.maximum} seats of this event;"
@@ -108,9 +166,19 @@ class HoldService:
                 code="LIMIT_EXCEEDED",
                 maxNumSeats=exc.maximum,
             ) from None
-        metrics.HOLDS.inc()
         if not self.engine.indexes_holds:
             await self._index(event_id, customer_id, hold_id)
+        self._emit(
+            Kind.PLACED,
+            event_id,
+            hold_id,
+            customer_id,
+            placed.seat_ids,
+            Cause.CUSTOMER,
+            sequence=placed.sequence,
+            expires_ms=placed.expires_ms,
+            at_ms=placed.created_ms,
+        )
         # The answer is built from what the hold script returned: no PostgreSQL on this path.
         return Hold(
             id=hold_id,
@@ -124,11 +192,11 @@ class HoldService:
     async def _index(self, event_id: UUID, customer_id: UUID, hold_id: UUID) -> None:
         """On a cluster: record which event the hold is in and whose it is, in one pipelined
         round trip after the hold (the keys are in other slots than the event's)."""
-        ttl = eng.INDEX_TTL_SECONDS
-        ckey = _customer_key(customer_id)
+        ttl = INDEX_TTL_SECONDS
+        ckey = keys.customer_holds_key(customer_id)
 
         def fill(batch: Batch | ClusterBatch) -> None:
-            batch.set(_hold_key(hold_id), str(event_id), expiry=ExpirySet(ExpiryType.SEC, ttl))
+            batch.set(keys.hold_key(hold_id), str(event_id), expiry=ExpirySet(ExpiryType.SEC, ttl))
             batch.sadd(ckey, [f"{event_id}/{hold_id}"])
             batch.expire(ckey, ttl)
 
@@ -145,7 +213,7 @@ class HoldService:
         await self._redis.call(run)
 
     async def event_of(self, hold_id: UUID) -> UUID | None:
-        raw = await self._redis.call(lambda c: c.get(_hold_key(hold_id)))
+        raw = await self._redis.call(lambda c: c.get(keys.hold_key(hold_id)))
         return None if raw is None else UUID(raw.decode())
 
     async def _live(self, hold_id: UUID) -> tuple[UUID, list[LiveHold]]:
@@ -162,22 +230,18 @@ class HoldService:
         customer = seats[0].customer_id
         if not caller.is_admin and str(caller.customer_id) != customer:
             raise NotFound.of("hold", hold_id)
-        created = await self._created(event_id, hold_id)
+        record = await self.engine.record(event_id, hold_id)
+        if record is None:
+            raise NotFound.of("hold", hold_id)
         return await self._view(
             hold_id,
             event_id,
             customer,
             [s.seat_id for s in seats],
-            created,
+            record.created_ms,
             seats[0].expires_ms,
             caller,
         )
-
-    async def _created(self, event_id: UUID, hold_id: UUID) -> int:
-        record = await self.engine.record(event_id, hold_id)
-        if record is None:
-            raise NotFound.of("hold", hold_id)
-        return record.created_ms
 
     async def extend(self, hold_id: UUID, caller: Caller) -> Hold:
         customer_id = caller.require_customer()
@@ -185,17 +249,27 @@ class HoldService:
         if event_id is None:
             raise NotFound.of("hold", hold_id)
         try:
-            await self.engine.extend(event_id, hold_id, customer_id)
-        except (eng.HoldGone, eng.NotOwner):
+            expires_ms, change = await self.engine.extend(event_id, hold_id, customer_id)
+        except (m.HoldGone, m.NotOwner):
             raise NotFound.of("hold", hold_id) from None
-        except eng.Fenced:
+        except m.Fenced:
             raise Conflict("The hold is being confirmed", code="HOLD_CONFIRMING") from None
-        except eng.ExtendLimit as exc:
+        except m.ExtendLimit as exc:
             ends = _time(exc.latest_ms).isoformat()
             raise Conflict(
                 f"A hold lasts at most 3 x seatHoldTime; this one ends at {ends}",
                 code="EXTEND_LIMIT",
             ) from None
+        self._emit(
+            Kind.EXTENDED,
+            event_id,
+            hold_id,
+            customer_id,
+            change.seat_ids,
+            Cause.CUSTOMER,
+            sequence=change.sequence,
+            expires_ms=expires_ms,
+        )
         return await self.get(hold_id, caller)
 
     async def release(self, hold_id: UUID, caller: Caller) -> None:
@@ -206,15 +280,40 @@ class HoldService:
             raise NotFound.of("hold", hold_id)
         owner = None if caller.is_admin else caller.customer_id
         try:
-            await self.engine.release(event_id, hold_id, owner)
-        except (eng.HoldGone, eng.NotOwner):
+            ended = await self.engine.release(event_id, hold_id, owner)
+        except (m.HoldGone, m.NotOwner):
             raise NotFound.of("hold", hold_id) from None
-        except eng.Fenced:
+        except m.Fenced:
             raise Conflict("The hold is being confirmed", code="HOLD_CONFIRMING") from None
+        cause = Cause.ADMIN if caller.is_admin else Cause.CUSTOMER
+        self._released(event_id, hold_id, ended, cause)
+
+    def _released(self, event_id: UUID, hold_id: UUID, ended: m.Ended, cause: Cause) -> None:
+        self._emit_ended(Kind.RELEASED, event_id, hold_id, ended, cause)
+
+    def _emit_ended(
+        self,
+        kind: Kind,
+        event_id: UUID,
+        hold_id: UUID,
+        ended: m.Ended,
+        cause: Cause,
+        reservation_id: UUID | None = None,
+    ) -> None:
+        self._emit(
+            kind,
+            event_id,
+            hold_id,
+            ended.customer_id,
+            ended.seat_ids,
+            cause,
+            sequence=ended.sequence,
+            reservation_id=reservation_id,
+        )
 
     async def holds_of(self, customer_id: UUID) -> list[tuple[UUID, LiveHold]]:
         """The customer's live held seats, with their events, across events."""
-        members = await self._redis.call(lambda c: c.smembers(_customer_key(customer_id)))
+        members = await self._redis.call(lambda c: c.smembers(keys.customer_holds_key(customer_id)))
         events: dict[UUID, set[str]] = {}
         for member in members:
             event, _, hold = member.decode().partition("/")
@@ -229,11 +328,13 @@ class HoldService:
         return found
 
     async def release_all(self, customer_id: UUID) -> None:
+        """Release every hold of a customer whose account is going."""
         for event_id, hold_id in {(e, h.hold_id) for e, h in await self.holds_of(customer_id)}:
             try:
-                await self.engine.release(event_id, UUID(hold_id), None)
-            except (eng.HoldGone, eng.Fenced):
+                ended = await self.engine.release(event_id, UUID(hold_id), None)
+            except (m.HoldGone, m.Fenced):
                 continue
+            self._released(event_id, UUID(hold_id), ended, Cause.CUSTOMER_DELETED)
 
     async def seats_on_hold(self, customer_id: UUID, caller: Caller) -> list[Seat]:
         held = await self.holds_of(customer_id)
@@ -241,7 +342,7 @@ class HoldService:
             return []
         live = {h.seat_id: h for _, h in held}
         async with self._db.connection() as conn:
-            records = await seats_repo.by_ids(conn, [UUID(s) for s in live])
+            records = await seat_reads.by_ids(conn, [UUID(s) for s in live])
         return [seat_view(r, caller, live[str(r.id)]) for r in records if r.status == "OPEN"]
 
     async def _view(
@@ -255,7 +356,7 @@ class HoldService:
         caller: Caller,
     ) -> Hold:
         async with self._db.connection() as conn:
-            records = await seats_repo.by_ids(conn, [UUID(s) for s in seat_ids])
+            records = await seat_reads.by_ids(conn, [UUID(s) for s in seat_ids])
         live = LiveHold("", str(hold_id), customer_id, expires_ms)
         return Hold(
             id=hold_id,
@@ -266,5 +367,113 @@ class HoldService:
             created_at=_time(created_ms),
         )
 
-    async def overlay(self, event_id: UUID) -> dict[str, LiveHold]:
-        return await live_holds(self.engine, event_id)
+    # --- what readers and the other domains ask ------------------------------------------
+
+    async def held_seats(self, event_id: UUID) -> dict[str, LiveHold]:
+        """The event's live holds by seat id; an expired hold is never among them."""
+        return {h.seat_id: h for h in await self.engine.live_holds(event_id)}
+
+    async def status(self, event_id: UUID) -> EventStatus:
+        """Every seat's status at one sequence number; `models.EventUnknown` if no event."""
+        return await self.engine.status(event_id)
+
+    async def sequence(self, event_id: UUID) -> tuple[str, int]:
+        """The event's change counter: (epoch, sequence)."""
+        return await self.engine.sequence(event_id)
+
+    @staticmethod
+    def channel(event_id: UUID) -> str:
+        """Where every change of the event is published (`live.view.decode_change` reads it)."""
+        return keys.channel(event_id)
+
+    async def inventory_changed(self, event_id: UUID, *, seats_changed: bool = True) -> None:
+        """The event or its seats changed in PostgreSQL: the hold mirror is rebuilt from it.
+
+        Call it inside the change's transaction (a Redis outage then changes nothing) and
+        again after the commit, so that no hold can rebuild the mirror from the old rows in
+        between. `seats_changed` tells live readers to start afresh.
+        """
+        await self.engine.invalidate(event_id, seats_changed=seats_changed)
+
+    # --- the steps of a confirmation (driven by ReservationService) ----------------------
+
+    async def fence(self, event_id: UUID, hold_id: UUID, customer_id: UUID) -> FencedHold:
+        """Stop the hold from expiring or being released while its reservation commits.
+        Raises `models.HoldGone`, `NotOwner` or `Fenced`."""
+        return await self.engine.fence(event_id, hold_id, customer_id)
+
+    async def confirmed(
+        self,
+        event_id: UUID,
+        hold_id: UUID,
+        reservation_id: UUID,
+        *,
+        fenced: FencedHold | None = None,
+    ) -> None:
+        """The reservation committed: clear the hold and emit `confirmed`.
+
+        With `fenced` (the customer's own confirmation) the fact is emitted even when Redis
+        cannot take it now (the fence runs out and the sweeper settles, emitting it again)
+        or already let the hold go; without it (the sweeper settling), only when this call
+        is the one that cleared the hold.
+        """
+        cause = Cause.CUSTOMER if fenced is not None else Cause.SETTLED
+        try:
+            ended = await self.engine.confirmed(event_id, hold_id)
+        except DependencyUnavailable:
+            if fenced is None:
+                raise
+            # Committed: the reservation stands. The fence runs out and the sweeper settles.
+            log.warning(
+                "reservation %s committed; Redis update deferred to the sweeper", reservation_id
+            )
+            ended = None
+        if ended is None and fenced is not None:
+            ended = m.Ended(0, fenced.customer_id, fenced.seat_ids)
+        if ended is not None:
+            self._emit_ended(Kind.CONFIRMED, event_id, hold_id, ended, cause, reservation_id)
+
+    async def confirm_failed(self, event_id: UUID, hold_id: UUID) -> None:
+        """The reservation did not commit: lift the fence, so it may be retried while the
+        hold lasts (the sweeper lifts it at the fence deadline if this cannot)."""
+        try:
+            await self.engine.unfence(event_id, hold_id)
+        except DependencyUnavailable:
+            log.warning("could not lift the fence of hold %s; it settles by itself", hold_id)
+
+    async def abandon(self, event_id: UUID, hold_id: UUID) -> None:
+        """PostgreSQL refused the hold's seats (the mirror was behind): drop the hold, and
+        the mirror with it."""
+        ended = await self.engine.abandon(event_id, hold_id)
+        if ended is not None:
+            self._released(event_id, hold_id, ended, Cause.SEATS_TAKEN)
+
+    async def unreserved(
+        self,
+        event_id: UUID,
+        customer_id: UUID,
+        seat_ids: list[str],
+        *,
+        hold_id: UUID | None,
+        reservation_id: UUID,
+    ) -> None:
+        """A reservation's cancellation committed: its seats are open again (when Redis is
+        away, the mirror, dropped before the commit, is rebuilt at the next hold)."""
+        try:
+            sequence = await self.engine.unreserved(event_id, customer_id, seat_ids)
+        except DependencyUnavailable:
+            log.warning(
+                "reservation %s cancelled; the mirror is rebuilt at the next hold", reservation_id
+            )
+            sequence = 0
+        if hold_id is not None:  # (every reservation made through a hold has one)
+            self._emit(
+                Kind.CANCELLED,
+                event_id,
+                hold_id,
+                customer_id,
+                seat_ids,
+                Cause.ADMIN,
+                sequence=sequence,
+                reservation_id=reservation_id,
+            )

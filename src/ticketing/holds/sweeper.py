@@ -2,8 +2,9 @@
 
 Every worker runs one; a short lease in Redis (`holds:sweeper`) lets one of them work at a
 time, and another takes over within the lease when it dies. Each tick sweeps every event
-with a mirror: expired holds are released and announced, and fenced holds whose fence ran
-out (a confirmation that died) are settled against PostgreSQL.
+with a mirror: expired holds are released and announced, the holds that ran out (in this
+sweep or in any script since the last) become `expired` lifecycle events, and fenced holds
+whose fence ran out (a confirmation that died) are settled against PostgreSQL.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from glide import ConditionalChange, ExpirySet, ExpiryType
 from ticketing.cache.redis import Redis
 from ticketing.errors import AppError
 from ticketing.holds.engine import HoldEngine
+from ticketing.holds.keys import SWEEPER_LEASE
+from ticketing.holds.lifecycle import Cause, HoldEvent, HoldEvents, Kind
+from ticketing.holds.models import Swept
 
 log = logging.getLogger("ticketing.sweeper")
 
-LEASE_KEY = "holds:sweeper"
+LEASE_KEY = SWEEPER_LEASE
 LEASE_MS = 2000
 
 
@@ -31,11 +35,13 @@ class Sweeper:
         self,
         engine: HoldEngine,
         redis: Redis,
+        events: HoldEvents,
         settle: Callable[[UUID, UUID], Awaitable[None]],
         interval: float = 0.25,
     ) -> None:
         self._engine = engine
         self._redis = redis
+        self._events = events
         self._settle = settle
         self._interval = interval
         self._token = secrets.token_hex(8)
@@ -86,8 +92,27 @@ class Sweeper:
 
     async def sweep_all(self) -> None:
         for event_id in await self._engine.swept_events():
-            result = await self._engine.sweep(event_id)
-            if result is None:
-                continue
-            for hold_id in result.stale_fenced:
-                await self._settle(event_id, UUID(hold_id))
+            await self.sweep(event_id)
+
+    async def sweep(self, event_id: UUID) -> None:
+        swept = await self._engine.sweep(event_id)
+        self._expired(event_id, swept)
+        # Only now, every subscriber told, do the expired holds leave Redis.
+        await self._engine.acknowledge(event_id, swept)
+        for hold_id in swept.stale_fenced:
+            await self._settle(event_id, UUID(hold_id))
+
+    def _expired(self, event_id: UUID, swept: Swept) -> None:
+        for hold in swept.expired:
+            self._events.emit(
+                HoldEvent(
+                    kind=Kind.EXPIRED,
+                    event_id=event_id,
+                    hold_id=UUID(hold.hold_id),
+                    customer_id=UUID(hold.customer_id),
+                    seat_ids=tuple(hold.seat_ids),
+                    at_ms=hold.expired_ms,
+                    cause=Cause.TIMEOUT,
+                    sequence=hold.sequence,
+                )
+            )

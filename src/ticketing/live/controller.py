@@ -59,6 +59,22 @@ async def _frames(
         feed.leave(view, listener)
 
 
+class OpenCountController(Controller):
+    """The open count kept from the service this replaces, where its clients look for it."""
+
+    path = "/events/{event_id:uuid}"
+    tags = ["holds"]
+
+    @get("/open-count")
+    async def open_count(
+        self, event_id: FromPath[UUID], live: NamedDependency[LiveFeed]
+    ) -> dict[str, int]:
+        """Seats neither held nor reserved (kept from the service this replaces); at most a
+        second old, like every live count."""
+        view = await live.view(event_id)
+        return {"openSeats": view.open_seats()}
+
+
 class LiveController(Controller):
     path = "/events/{event_id:uuid}"
     tags = ["availability"]

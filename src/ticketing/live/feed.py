@@ -31,7 +31,8 @@ from glide import (
 
 from ticketing.cache.redis import Redis
 from ticketing.errors import DependencyUnavailable, NotFound
-from ticketing.holds.engine import EventUnknown, HoldEngine, channel, event_keys
+from ticketing.holds.models import EventUnknown
+from ticketing.holds.service import HoldService
 from ticketing.live.view import Change, EventView, Listener, decode_change
 
 log = logging.getLogger("ticketing.live")
@@ -45,13 +46,13 @@ class LiveFeed:
     def __init__(
         self,
         redis: Redis,
-        engine: HoldEngine,
+        holds: HoldService,
         *,
         poll_seconds: float = POLL_SECONDS,
         idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         self._redis = redis
-        self._engine = engine
+        self._holds = holds
         self._poll_seconds = poll_seconds
         self._idle_seconds = idle_seconds
         self._views: dict[UUID, EventView] = {}
@@ -149,7 +150,7 @@ class LiveFeed:
             del self._loading[event_id]
 
     async def _load_now(self, event_id: UUID) -> EventView:
-        name = channel(event_id)
+        name = self._holds.channel(event_id)
         self._early[event_id] = []
         try:
             client = await self._pubsub()
@@ -160,7 +161,7 @@ class LiveFeed:
             self._by_channel[name.encode()] = event_id
             started = time.monotonic()
             try:
-                status = await self._engine.status(event_id)
+                status = await self._holds.status(event_id)
             except EventUnknown as exc:
                 self._forget(event_id)
                 raise NotFound.of("event", event_id) from exc
@@ -243,7 +244,7 @@ class LiveFeed:
         view = self._views.pop(event_id, None)
         if view is not None:
             view.end()
-        name = channel(event_id)
+        name = self._holds.channel(event_id)
         self._by_channel.pop(name.encode(), None)
         if self._client is not None:
             client = self._client
@@ -273,12 +274,11 @@ class LiveFeed:
         """Confirm the view is current, or load it afresh when a change went missing."""
         started = time.monotonic()
         seen = view.sequence  # Redis's counter can only be at or past this now
-        keys = event_keys(view.event_id)
         try:
-            epoch, seq = await self._redis.call(lambda c: c.mget([keys[10], keys[9]]))
+            epoch, seq = await self._holds.sequence(view.event_id)
         except DependencyUnavailable:
             return  # not verified: readers load it (and get a 503) until Redis is back
-        polled = (epoch.decode() if epoch else "", int(seq) if seq else 0, started)
+        polled = (epoch, seq, started)
         if polled[0] == view.epoch and polled[1] < seen:
             # Redis is behind a change this view had seen before the poll was even sent: it
             # went back in time (restarted from a file missing its last writes).

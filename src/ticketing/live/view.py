@@ -19,7 +19,7 @@ from uuid import UUID
 
 import msgspec
 
-from ticketing.holds.engine import EventStatus
+from ticketing.holds.models import EventStatus
 
 Status = Literal["OPEN", "ON_HOLD", "RESERVED"]
 HISTORY = 1024  # changes kept per event for resuming streams from Last-Event-ID

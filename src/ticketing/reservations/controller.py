@@ -1,20 +1,55 @@
-"""HTTP for reservations."""
+"""HTTP for reservations: confirming a hold into one, reading and cancelling them."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, delete, get
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from ticketing.auth.caller import Caller
-from ticketing.auth.guards import admin_only, signed_in
+from ticketing.auth.guards import admin_only, customer_only, signed_in
 from ticketing.reservations.schemas import Reservation, ReservationList
 from ticketing.reservations.service import ReservationService
+from ticketing.web.direct import direct
+from ticketing.web.idempotency import Answer, idempotent, respond
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="page size")]
+
+
+async def confirm(request: Request[Any, Any, Any], hold_id: UUID, caller: Caller) -> Answer:
+    """`POST /holds/{holdId}/reservation`, also served directly (ticketing.web.direct)."""
+    reservations: ReservationService = request.app.state.reservations
+    return await idempotent(
+        request, caller, 201, lambda: reservations.confirm(hold_id, caller), _location
+    )
+
+
+def _location(reservation: Reservation) -> str:
+    return f"/reservations/{reservation.id}"
+
+
+class HoldReservationController(Controller):
+    path = "/holds"
+    tags = ["holds"]
+
+    @post(
+        "/{hold_id:uuid}/reservation",
+        guards=[customer_only],
+        status_code=201,
+        opt=direct(confirm),
+    )
+    async def confirm_hold(
+        self,
+        request: Request[Any, Any, Any],
+        hold_id: FromPath[UUID],
+        caller: NamedDependency[Caller],
+    ) -> Response[Reservation]:
+        """Confirm the hold into a reservation (owner); 409 HOLD_EXPIRED if it is gone."""
+        # One dependency on this hot write: see holds/controller.py.
+        return respond(await confirm(request, hold_id, caller))  # type: ignore[return-value]
 
 
 class ReservationController(Controller):

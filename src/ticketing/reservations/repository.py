@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from ticketing.db.database import Connection
-from ticketing.seats.repository import SeatRecord
+from ticketing.seatview.repository import SeatRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,9 +18,10 @@ class ReservationRecord:
     event_id: UUID
     customer_id: UUID
     created_at: datetime
+    hold_id: UUID | None
 
 
-_COLUMNS = "id, event_id, customer_id, created_at"
+_COLUMNS = "id, event_id, customer_id, created_at, hold_id"
 
 
 class ReserveRefused(Exception):
@@ -55,7 +56,7 @@ async def reserve_hold(
         )
     except asyncpg.RaiseError as exc:
         raise ReserveRefused(exc.message, exc.detail) from exc
-    record = ReservationRecord(reservation_id, event_id, customer_id, rows[0][0])
+    record = ReservationRecord(reservation_id, event_id, customer_id, rows[0][0], hold_id)
     return record, [SeatRecord(*row[1:]) for row in rows]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from ticketing.seats.schemas import Seat
+from ticketing.seatview.schemas import Seat
 from ticketing.validation import Schema
 
 

@@ -10,28 +10,25 @@ sold twice.
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import asyncpg
 
 from ticketing.auth.caller import Caller
-from ticketing.customers import repository as customers_repo
+from ticketing.customers.service import CustomerService
 from ticketing.db.database import Database
-from ticketing.errors import AppError, Conflict, DependencyUnavailable, NotFound
-from ticketing.holds import engine as eng
+from ticketing.errors import AppError, Conflict, NotFound
+from ticketing.holds import models as holds
 from ticketing.holds.service import HoldService
 from ticketing.observe import metrics
 from ticketing.reservations import repository as reservations_repo
 from ticketing.reservations.repository import ReservationRecord
 from ticketing.reservations.schemas import Reservation, ReservationList
-from ticketing.seats import repository as seats_repo
-from ticketing.seats.repository import SeatRecord
-from ticketing.seats.service import seat_view
+from ticketing.seatview import repository as seat_reads
+from ticketing.seatview.repository import SeatRecord
+from ticketing.seatview.view import seat_view
 from ticketing.validation import decode_cursor, page
-
-log = logging.getLogger("ticketing.reservations")
 
 
 class _SeatsTaken(Exception):
@@ -41,10 +38,10 @@ class _SeatsTaken(Exception):
 
 
 class ReservationService:
-    def __init__(self, db: Database, holds: HoldService) -> None:
+    def __init__(self, db: Database, holds: HoldService, customers: CustomerService) -> None:
         self._db = db
         self._holds = holds
-        self._engine = holds.engine
+        self._customers = customers
 
     async def _expired(self, hold_id: UUID, customer_id: UUID) -> Conflict:
         extra = {}
@@ -62,35 +59,27 @@ class ReservationService:
         if event_id is None:
             raise await self._expired(hold_id, customer_id)
         try:
-            fenced = await self._engine.fence(event_id, hold_id, customer_id)
-        except eng.HoldGone:
+            fenced = await self._holds.fence(event_id, hold_id, customer_id)
+        except holds.HoldGone:
             raise await self._expired(hold_id, customer_id) from None
-        except eng.NotOwner:
+        except holds.NotOwner:
             raise NotFound.of("hold", hold_id) from None
-        except eng.Fenced:
+        except holds.Fenced:
             raise Conflict("The hold is already being confirmed", code="HOLD_CONFIRMING") from None
         try:
             record, seats = await self._commit(event_id, customer_id, hold_id, fenced.seat_ids)
         except _SeatsTaken as taken:
             metrics.CONFIRMS_TAKEN.inc()
-            await self._engine.abandon(event_id, hold_id)
+            await self._holds.abandon(event_id, hold_id)
             raise Conflict(
                 "Some seats were reserved meanwhile; nothing was reserved",
                 code="SEATS_UNAVAILABLE",
                 unavailableSeatIds=taken.seat_ids,
             ) from None
         except (AppError, asyncpg.PostgresError):
-            try:
-                await self._engine.unfence(event_id, hold_id)
-            except DependencyUnavailable:
-                log.warning("could not lift the fence of hold %s; it settles by itself", hold_id)
+            await self._holds.confirm_failed(event_id, hold_id)
             raise
-        metrics.CONFIRMS.inc()
-        try:
-            await self._engine.confirmed(event_id, hold_id)
-        except DependencyUnavailable:
-            # Committed: the reservation stands. The fence runs out and the sweeper settles.
-            log.warning("reservation %s committed; Redis update deferred to the sweeper", record.id)
+        await self._holds.confirmed(event_id, hold_id, record.id, fenced=fenced)
         return self._shown(record, seats, caller)
 
     async def _commit(
@@ -124,9 +113,9 @@ class ReservationService:
         async with self._db.connection() as conn:
             done = await reservations_repo.by_hold(conn, hold_id)
         if done is not None:
-            await self._engine.confirmed(event_id, hold_id)
+            await self._holds.confirmed(event_id, hold_id, done.id)
         else:
-            await self._engine.unfence(event_id, hold_id)
+            await self._holds.confirm_failed(event_id, hold_id)
 
     async def get(self, reservation_id: UUID, caller: Caller) -> Reservation:
         async with self._db.connection() as conn:
@@ -141,13 +130,13 @@ class ReservationService:
     ) -> ReservationList:
         caller.require_self_or_admin(customer_id)
         after = decode_cursor(cursor, tuple[datetime, UUID]) if cursor else None
+        await self._customers.require(customer_id)
         async with self._db.connection() as conn:
-            if await customers_repo.get(conn, customer_id) is None:
-                raise NotFound.of("customer", customer_id)
             records = await reservations_repo.list_live(conn, customer_id, after, limit + 1)
-        records, next_cursor = page(records, limit, lambda r: [r.created_at, r.id])
+            records, next_cursor = page(records, limit, lambda r: [r.created_at, r.id])
+            seats = await seat_reads.by_reservations(conn, [r.id for r in records])
         return ReservationList(
-            items=[await self._view(r, caller) for r in records], next_cursor=next_cursor
+            items=[self._shown(r, seats[r.id], caller) for r in records], next_cursor=next_cursor
         )
 
     async def cancel(self, reservation_id: UUID) -> None:
@@ -157,21 +146,20 @@ class ReservationService:
                 raise NotFound.of("reservation", reservation_id)
             seats = await reservations_repo.cancel(conn, reservation_id)
             # Forget the mirror before the commit (a Redis outage then cancels nothing) ...
-            await self._engine.invalidate(record.event_id, seats_changed=False)
-        try:
-            # ... and open the seats in it after, so a mirror rebuilt meanwhile is right too.
-            await self._engine.unreserved(
-                record.event_id, record.customer_id, [str(s) for s in seats]
-            )
-        except DependencyUnavailable:
-            log.warning(
-                "reservation %s cancelled; the mirror is rebuilt at the next hold", reservation_id
-            )
+            await self._holds.inventory_changed(record.event_id, seats_changed=False)
+        # ... and open the seats in it after, so a mirror rebuilt meanwhile is right too.
+        await self._holds.unreserved(
+            record.event_id,
+            record.customer_id,
+            [str(s) for s in seats],
+            hold_id=record.hold_id,
+            reservation_id=reservation_id,
+        )
 
     async def _view(self, record: ReservationRecord, caller: Caller) -> Reservation:
         async with self._db.connection() as conn:
-            seats = await seats_repo.by_reservation(conn, record.id)
-        return self._shown(record, seats, caller)
+            seats = await seat_reads.by_reservations(conn, [record.id])
+        return self._shown(record, seats[record.id], caller)
 
     @staticmethod
     def _shown(record: ReservationRecord, seats: list[SeatRecord], caller: Caller) -> Reservation:

@@ -11,9 +11,10 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from ticketing.auth.caller import Caller, Role
 from ticketing.auth.guards import admin_only
-from ticketing.seats.schemas import Seat, SeatList, SeatPatch, SeatsAdd, SeatsAdded, SeatStatus
+from ticketing.seats.schemas import SeatList, SeatPatch, SeatsAdd, SeatsAdded
 from ticketing.seats.service import SeatService
-from ticketing.web import Body, etag, if_match
+from ticketing.seatview.schemas import Seat, SeatStatus
+from ticketing.web.http import Body, etag, if_match
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="page size")]
 

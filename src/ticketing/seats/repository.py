@@ -3,41 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
 from ticketing.db.database import Connection
 from ticketing.seats.layout import PlannedSeat
+from ticketing.seatview.repository import COLUMNS as _COLUMNS
+from ticketing.seatview.repository import FROM as _FROM
+from ticketing.seatview.repository import SeatRecord
+from ticketing.seatview.repository import record as _record
 
 
 @dataclass(frozen=True, slots=True)
-class SeatRecord:
-    id: UUID
+class EventSeating:
+    """What the seats of an event depend on, from the event's row."""
+
     event_id: UUID
-    position: int
-    section: str | None
-    row: str | None
-    seat_number: int | None
-    price: Decimal
-    status: str
-    customer_id: UUID | None
-    reservation_id: UUID | None
-    version: int
     assigned_seating: bool
+    num_seats: int
+    max_num_seats: int
 
-
-_COLUMNS = (
-    "s.id, s.event_id, s.position, s.section, s.row, s.seat_number, s.price, s.status,"
-    " s.customer_id, s.reservation_id, s.version, e.assigned_seating"
-)
-_FROM = "seats s JOIN events e ON e.id = s.event_id"
 
 UPDATABLE = {"price": "price", "row": "row", "seat_number": "seat_number", "section": "section"}
-
-
-def _record(row: Any) -> SeatRecord:
-    return SeatRecord(*row)
 
 
 async def insert_many(
@@ -157,26 +144,26 @@ async def delete(conn: Connection, seat_id: UUID) -> None:
     await conn.execute("DELETE FROM seats WHERE id = $1", seat_id)
 
 
-async def by_ids(conn: Connection, seat_ids: list[UUID]) -> list[SeatRecord]:
-    rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM {_FROM} WHERE s.id = ANY($1::uuid[]) ORDER BY s.position",
-        seat_ids,
+async def event_seating(
+    conn: Connection, event_id: UUID, *, for_update: bool = False
+) -> EventSeating | None:
+    """The event's seating rules and seat count; `for_update` takes the event's row lock,
+    which every change to an event's seats (and every mirror rebuild, FOR SHARE) takes."""
+    lock = " FOR UPDATE" if for_update else ""
+    row = await conn.fetchrow(
+        f"SELECT id, assigned_seating, num_seats, max_num_seats FROM events WHERE id = $1{lock}",
+        event_id,
     )
-    return [_record(r) for r in rows]
+    return None if row is None else EventSeating(*row)
 
 
-async def by_reservation(conn: Connection, reservation_id: UUID) -> list[SeatRecord]:
-    rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM {_FROM} WHERE s.id IN"
-        " (SELECT seat_id FROM reservation_seats WHERE reservation_id = $1) ORDER BY s.position",
-        reservation_id,
+async def count_seats(conn: Connection, event_id: UUID, added: int) -> int:
+    """numSeats follows the seats: grow (or shrink) it, as a change of the event (its
+    version moves). Returns the new count."""
+    value: int = await conn.fetchval(
+        "UPDATE events SET num_seats = num_seats + $2, version = version + 1,"
+        " updated_at = now() WHERE id = $1 RETURNING num_seats",
+        event_id,
+        added,
     )
-    return [_record(r) for r in rows]
-
-
-async def reserved_by_customer(conn: Connection, customer_id: UUID) -> list[SeatRecord]:
-    rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM {_FROM} WHERE s.customer_id = $1 ORDER BY s.event_id, s.position",
-        customer_id,
-    )
-    return [_record(r) for r in rows]
+    return value

@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
-from uuid import UUID
+from typing import Annotated
 
-import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from ticketing.seatview.schemas import Seat
 from ticketing.validation import PRINTABLE, Money, Schema, check_money
 
-SeatStatus = Literal["OPEN", "ON_HOLD", "RESERVED"]
 SectionName = Annotated[str, Meta(min_length=1, max_length=50, pattern=PRINTABLE)]
 RowName = Annotated[str, Meta(min_length=1, max_length=20, pattern=PRINTABLE)]
 SeatNumber = Annotated[int, Meta(ge=1, le=100_000)]
-
-
-class Seat(Schema):
-    id: UUID
-    event_id: UUID
-    price: float
-    status: SeatStatus
-    assigned_seating: bool
-    customer_id: UUID | None
-    row: str | None
-    seat_number: int | None
-    section: str | None
-    hold_expires_at: datetime | None
-    version: int
 
 
 class RowIn(Schema):
@@ -70,8 +53,3 @@ class SeatList(Schema):
 class SeatsAdded(Schema):
     items: list[Seat]
     num_seats: int
-
-
-def changed(patch: msgspec.Struct) -> dict[str, object]:
-    """The fields a PATCH body set, by Python name."""
-    return {f: getattr(patch, f) for f in patch.__struct_fields__ if getattr(patch, f) is not UNSET}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -14,22 +13,16 @@ import msgspec
 from ticketing.auth.caller import ADMIN, ANONYMOUS, Caller
 from ticketing.db.database import Connection, Database
 from ticketing.errors import Conflict, FieldError, NotFound, ValidationFailed, VersionConflict
-from ticketing.events import repository as events_repo
-from ticketing.events.repository import EventRecord
-from ticketing.holds.engine import HoldEngine, LiveHold
+from ticketing.holds.lifecycle import HoldEvent, Kind
+from ticketing.holds.models import LiveHold
+from ticketing.holds.service import HoldService
 from ticketing.seats import layout
 from ticketing.seats import repository as seats_repo
-from ticketing.seats.repository import SeatRecord
-from ticketing.seats.schemas import (
-    Seat,
-    SeatList,
-    SeatPatch,
-    SeatsAdd,
-    SeatsAdded,
-    SeatStatus,
-    changed,
-)
-from ticketing.validation import decode_cursor, page
+from ticketing.seats.schemas import SeatList, SeatPatch, SeatsAdd, SeatsAdded
+from ticketing.seatview.repository import SeatRecord
+from ticketing.seatview.schemas import Seat, SeatStatus
+from ticketing.seatview.view import seat_view
+from ticketing.validation import changed, decode_cursor, page
 
 _encode = msgspec.json.Encoder().encode
 
@@ -52,40 +45,6 @@ class _Page:
     anonymous_until: int = 0  # ...until the first hold on it runs out (ms since the epoch)
 
 
-def seat_view(record: SeatRecord, caller: Caller, hold: LiveHold | None = None) -> Seat:
-    """A seat as `caller` may see it, at this moment.
-
-    PostgreSQL says OPEN or RESERVED; a live hold in Redis makes an open seat ON_HOLD. The
-    holder or owner is shown only to themselves and to admins.
-    """
-    status: SeatStatus = "OPEN"
-    customer_id = record.customer_id
-    expires = None
-    if record.status == "RESERVED":
-        status = "RESERVED"
-    elif hold is not None:
-        status = "ON_HOLD"
-        customer_id = UUID(hold.customer_id)
-        expires = datetime.fromtimestamp(hold.expires_ms / 1000, UTC)
-    return Seat(
-        id=record.id,
-        event_id=record.event_id,
-        price=float(record.price),
-        status=status,
-        assigned_seating=record.assigned_seating,
-        customer_id=customer_id if caller.sees_customer(customer_id) else None,
-        row=record.row,
-        seat_number=record.seat_number,
-        section=record.section,
-        hold_expires_at=expires,
-        version=record.version,
-    )
-
-
-async def live_holds(engine: HoldEngine, event_id: UUID) -> dict[str, LiveHold]:
-    return {h.seat_id: h for h in await engine.live_holds(event_id)}
-
-
 def seat_conflict(exc: asyncpg.UniqueViolationError) -> Conflict:
     return Conflict(
         "A seat with that section, row and seat number already exists in this event",
@@ -95,7 +54,8 @@ def seat_conflict(exc: asyncpg.UniqueViolationError) -> Conflict:
 
 async def plan_more_seats(
     conn: Connection,
-    event: EventRecord,
+    event_id: UUID,
+    assigned_seating: bool,
     count: int,
     *,
     price: Decimal | None = None,
@@ -107,26 +67,32 @@ async def plan_more_seats(
     new rows named after the last spreadsheet-style row; the price is `price`, or the
     price of the last seat.
     """
-    last = await seats_repo.last_seat(conn, event.id)
-    position = await seats_repo.next_position(conn, event.id)
+    last = await seats_repo.last_seat(conn, event_id)
+    position = await seats_repo.next_position(conn, event_id)
     seat_price = price if price is not None else (last.price if last else Decimal(0))
-    if not event.assigned_seating:
+    if not assigned_seating:
         return layout.plan_general_admission(count, seat_price, position)
     target = section or (last.section if last and last.section else layout.DEFAULT_SECTION)
-    used = [layout.row_index(name) for name in await seats_repo.row_names(conn, event.id, target)]
+    used = [layout.row_index(name) for name in await seats_repo.row_names(conn, event_id, target)]
     rows_used = max((i for i in used if i is not None), default=-1) + 1
     return layout.plan_default(count, seat_price, position, section=target, rows_used=rows_used)
 
 
 class SeatService:
-    def __init__(self, db: Database, engine: HoldEngine) -> None:
+    def __init__(self, db: Database, holds: HoldService) -> None:
         self._db = db
-        self._engine = engine
+        self._holds = holds
         self._pages: dict[UUID, dict[tuple[object, ...], _Page]] = {}
         self._changes: dict[UUID, int] = {}  # per event: changes made by this process
-        engine.on_change.append(self._forget_pages)
 
-    def _forget_pages(self, event_id: UUID) -> None:
+    def on_hold_event(self, event: HoldEvent) -> None:
+        """A hold began or ended in this process: what readers see of the event changed (an
+        expiry is seen by the clock, without being told)."""
+        if event.kind is not Kind.EXPIRED:
+            self.forget_pages(event.event_id)
+
+    def forget_pages(self, event_id: UUID) -> None:
+        """The event's seats changed: this process's cached pages of them go now."""
         self._pages.pop(event_id, None)
         if len(self._changes) >= PAGE_CACHE_EVENTS:
             self._changes.clear()
@@ -145,7 +111,7 @@ class SeatService:
         """A page of the event's seats, at most PAGE_SECONDS old: during an onsale thousands
         of fans list the same seats, and each page is read from PostgreSQL and Redis once a
         second per worker, not once per request. A change made through this process drops
-        the event's pages at once (HoldEngine.on_change)."""
+        the event's pages at once (`forget_pages`, told of holds by `on_hold_event`)."""
         cached = await self._page(event_id, status, section, limit, cursor)
         return self._render(cached, caller)
 
@@ -214,9 +180,9 @@ class SeatService:
     ) -> tuple[list[SeatRecord], str | None, dict[str, LiveHold]]:
         after = decode_cursor(cursor, tuple[int])[0] if cursor else None
         async with self._db.connection() as conn:
-            if await events_repo.get(conn, event_id) is None:
+            if await seats_repo.event_seating(conn, event_id) is None:
                 raise NotFound.of("event", event_id)
-            held = await live_holds(self._engine, event_id)
+            held = await self._holds.held_seats(event_id)
             records = await seats_repo.list_page(
                 conn,
                 event_id,
@@ -239,14 +205,19 @@ class SeatService:
                 ]
             )
         async with self._db.transaction() as conn:
-            event = await events_repo.get(conn, event_id, for_update=True)
+            event = await seats_repo.event_seating(conn, event_id, for_update=True)
             if event is None:
                 raise NotFound.of("event", event_id)
             if body.count is not None:
                 if body.section is not None and not event.assigned_seating:
                     raise ValidationFailed.one("section", "General admission seats have no section")
                 planned = await plan_more_seats(
-                    conn, event, body.count, price=body.price, section=body.section
+                    conn,
+                    event_id,
+                    event.assigned_seating,
+                    body.count,
+                    price=body.price,
+                    section=body.section,
                 )
             else:
                 assert body.sections is not None
@@ -279,23 +250,45 @@ class SeatService:
                     f" {layout.MAX_SEATS}",
                     code="CAPACITY_EXCEEDED",
                 )
-            try:
-                records = await seats_repo.insert_many(
-                    conn, event_id, event.assigned_seating, planned
-                )
-            except asyncpg.UniqueViolationError as exc:
-                raise seat_conflict(exc) from exc
-            updated = await events_repo.update(conn, event_id, {}, seats_added=len(records))
-            await self._engine.invalidate(event_id)
-        await self._engine.invalidate(event_id)
-        return SeatsAdded(items=[seat_view(r, ADMIN) for r in records], num_seats=updated.num_seats)
+            records = await self.insert_for_event(conn, event_id, event.assigned_seating, planned)
+            num_seats = await seats_repo.count_seats(conn, event_id, len(records))
+            await self._holds.inventory_changed(event_id)
+        await self._changed(event_id)
+        return SeatsAdded(items=[seat_view(r, ADMIN) for r in records], num_seats=num_seats)
+
+    async def insert_for_event(
+        self,
+        conn: Connection,
+        event_id: UUID,
+        assigned_seating: bool,
+        planned: list[layout.PlannedSeat],
+    ) -> list[SeatRecord]:
+        """Insert planned seats, inside the caller's transaction (which also counts them in
+        the event's numSeats)."""
+        try:
+            return await seats_repo.insert_many(conn, event_id, assigned_seating, planned)
+        except asyncpg.UniqueViolationError as exc:
+            raise seat_conflict(exc) from exc
+
+    async def extend_event(
+        self, conn: Connection, event_id: UUID, assigned_seating: bool, count: int
+    ) -> None:
+        """`count` seats after the event's last ones, inside the caller's transaction (an
+        event's numSeats going up)."""
+        planned = await plan_more_seats(conn, event_id, assigned_seating, count)
+        await self.insert_for_event(conn, event_id, assigned_seating, planned)
+
+    async def _changed(self, event_id: UUID) -> None:
+        """After the commit of a change to the event's seats."""
+        await self._holds.inventory_changed(event_id)
+        self.forget_pages(event_id)
 
     async def get(self, seat_id: UUID, caller: Caller) -> Seat:
         async with self._db.connection() as conn:
             record = await seats_repo.get(conn, seat_id)
         if record is None:
             raise NotFound.of("seat", seat_id)
-        held = await live_holds(self._engine, record.event_id)
+        held = await self._holds.held_seats(record.event_id)
         return seat_view(record, caller, held.get(str(record.id)))
 
     async def patch(self, seat_id: UUID, body: SeatPatch, expected: list[int] | None) -> Seat:
@@ -323,8 +316,8 @@ class SeatService:
                 raise seat_conflict(exc) from exc
             # The mirror carries prices and places: forget it before and after the commit,
             # so that no hold can rebuild it from the old rows in between.
-            await self._engine.invalidate(record.event_id)
-        await self._engine.invalidate(record.event_id)
+            await self._holds.inventory_changed(record.event_id)
+        await self._changed(record.event_id)
         return seat_view(updated, ADMIN)
 
     async def delete(self, seat_id: UUID) -> None:
@@ -332,7 +325,7 @@ class SeatService:
             record = await seats_repo.get(conn, seat_id, for_update=True)
             if record is None:
                 raise NotFound.of("seat", seat_id)
-            event = await events_repo.get(conn, record.event_id, for_update=True)
+            event = await seats_repo.event_seating(conn, record.event_id, for_update=True)
             assert event is not None
             await self._require_open(record)
             if event.num_seats <= 10:
@@ -342,13 +335,13 @@ class SeatService:
                     "maxNumSeats would exceed numSeats; lower maxNumSeats first", code="MAX_SEATS"
                 )
             await seats_repo.delete(conn, seat_id)
-            await events_repo.update(conn, record.event_id, {}, seats_added=-1)
-            await self._engine.invalidate(record.event_id)
-        await self._engine.invalidate(record.event_id)
+            await seats_repo.count_seats(conn, record.event_id, -1)
+            await self._holds.inventory_changed(record.event_id)
+        await self._changed(record.event_id)
 
     async def _require_open(self, record: SeatRecord) -> None:
         status = record.status
-        if status == "OPEN" and str(record.id) in await live_holds(self._engine, record.event_id):
+        if status == "OPEN" and str(record.id) in await self._holds.held_seats(record.event_id):
             status = "ON_HOLD"
         if status != "OPEN":
             raise Conflict(f"The seat is {status}; only open seats change", code="SEAT_NOT_OPEN")

@@ -9,9 +9,10 @@ part of the gap between the service and the bare floor (docs/benchmarks.md), and
 depends on the request: it is work that can be done once.
 
 A direct route is still declared by its Litestar handler, which keeps its OpenAPI
-description, guards, rate-limit class, exception handlers and metrics label. Here it is
-matched by one regular expression, made from the handler's path when the app is built, and
-served by a function of the handler's module that shares the handler's code:
+description, guards, rate-limit class, exception handlers and metrics label, and is marked
+as direct by its `opt` (`opt={**direct(serve)}`, naming the function that serves it). Here
+every marked handler is found when the app is built, matched by one regular expression made
+from its path, and served by that function, which shares the handler's code:
 
 - the handler's guards run, in the same order (so `admitted`: NUL check, token, rate limit);
 - the body is read by Litestar's `Request`, under the same size limit;
@@ -46,7 +47,7 @@ from litestar.utils.scope.state import ScopeState
 
 from ticketing.auth.caller import Caller
 from ticketing.auth.guards import resolve_caller
-from ticketing.cache.idempotency import Answer
+from ticketing.web.idempotency import Answer
 
 Serve = Callable[[Request[Any, Any, Any], UUID, Caller], Awaitable[Answer]]
 # A guard as `resolve_guards()` gives it: already made async.
@@ -57,6 +58,15 @@ _PARAM = re.compile(r"\{(\w+):uuid\}")
 _UUID = "([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
 
 
+DIRECT_OPT = "ticketing.direct"
+
+
+def direct(serve: Serve) -> dict[str, Serve]:
+    """A handler's `opt` marking its route as served directly by `serve`, which takes the
+    request, the route's one UUID path parameter and the caller, as the handler would."""
+    return {DIRECT_OPT: serve}
+
+
 @dataclass(frozen=True, slots=True)
 class DirectRoute:
     """`method path` (Litestar's spelling, one `{name:uuid}` parameter) served by `serve`."""
@@ -64,6 +74,21 @@ class DirectRoute:
     method: str
     path: str
     serve: Serve
+
+
+def marked(app: Litestar) -> list[DirectRoute]:
+    """Every route whose handler is marked `direct(...)`."""
+    found: list[DirectRoute] = []
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            serve = handler.opt.get(DIRECT_OPT)
+            if serve is not None:
+                found.extend(
+                    DirectRoute(m, route.path, serve) for m in sorted(handler.http_methods)
+                )
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +103,16 @@ class _Bound:
 
 
 class DirectRoutes:
-    """ASGI: the direct routes, and `fallback` (Litestar's own handler) for the rest."""
+    """ASGI: the direct routes (by default, every handler marked `direct`), and `fallback`
+    (Litestar's own handler) for the rest."""
 
-    def __init__(self, app: Litestar, fallback: Any, routes: list[DirectRoute]) -> None:
+    def __init__(
+        self, app: Litestar, fallback: Any, routes: list[DirectRoute] | None = None
+    ) -> None:
         self._fallback = fallback
         self._request_class = app.request_class
         self._routes: dict[str, list[_Bound]] = {}
-        for route in routes:
+        for route in marked(app) if routes is None else routes:
             self._routes.setdefault(route.method, []).append(_bind(app, route))
         served: Any = wrap_in_exception_handler(self._serve)
         if app.cors_config is not None:

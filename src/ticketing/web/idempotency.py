@@ -6,6 +6,9 @@ fingerprint, without doing the work again. A repeat with another body is a 409. 
 that arrives while the first is still working waits for its answer. Keys are per customer,
 so two customers never see each other's answers. When the work fails with a 5xx nothing
 is stored, and the key may be retried.
+
+`idempotent()` is how a handler uses it: the answer is built as bytes once, stored, and sent
+as stored (by Litestar through `respond()`, or by a direct route as it is).
 """
 
 from __future__ import annotations
@@ -14,11 +17,14 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 import msgspec
 from glide import ConditionalChange, ExpirySet, ExpiryType
+from litestar import Request, Response
 
+from ticketing.auth.caller import Caller
 from ticketing.cache.redis import Redis
 from ticketing.errors import AppError, Conflict, ValidationFailed
 
@@ -116,3 +122,40 @@ class Idempotency:
             "The first request with this Idempotency-Key is still running",
             code="IDEMPOTENCY_IN_PROGRESS",
         )
+
+
+_encoder = msgspec.json.Encoder()
+
+
+async def idempotent(
+    request: Request[Any, Any, Any],
+    caller: Caller,
+    status: int,
+    work: Callable[[], Awaitable[msgspec.Struct]],
+    location: Callable[[Any], str],
+) -> Answer:
+    """Run `work` once per Idempotency-Key (when one is sent) and answer as the first time."""
+
+    async def answer() -> Answer:
+        result = await work()
+        headers = {"content-type": "application/json", "location": location(result)}
+        return Answer(status, _encoder.encode(result), headers)
+
+    key = check_key(request.headers.get("idempotency-key"))
+    if key is None:
+        return await answer()
+    customer = caller.require_customer()
+    store: Idempotency = request.app.state.idempotency
+    fingerprint = f"{request.method} {request.url.path}\n".encode() + await request.body()
+    return await store.run(customer, key, fingerprint, answer)
+
+
+def respond(answer: Answer) -> Response[bytes]:
+    """An answer as Litestar sends it."""
+    headers = {k: v for k, v in answer.headers.items() if k != "content-type"}
+    return Response(
+        content=answer.body,
+        status_code=answer.status,
+        media_type=answer.headers.get("content-type", "application/json"),
+        headers=headers,
+    )

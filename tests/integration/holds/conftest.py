@@ -18,7 +18,8 @@ from ticketing.cache.redis import Redis
 from ticketing.db.database import Database
 from ticketing.embedded import EmbeddedValkeyCluster
 from ticketing.holds import repository
-from ticketing.holds.engine import HoldEngine, MirrorSnapshot, event_keys
+from ticketing.holds.engine import HoldEngine, event_keys
+from ticketing.holds.models import MirrorSnapshot
 from ticketing.holds.sweeper import LEASE_KEY
 from ticketing.settings import Settings
 
@@ -85,7 +86,7 @@ def redis(engine_parts: tuple[HoldEngine, Redis, Database]) -> Redis:
 async def age_hold(redis: Redis, event_id: UUID, hold_id: UUID, by_ms: int) -> None:
     """Move a hold's clock back by `by_ms`, as if that much time had passed."""
     keys = event_keys(event_id)
-    holds, expiry = keys[8], keys[6]
+    holds, expiry = keys.holds, keys.expiry
     raw = await redis.call(lambda c: c.hget(holds, str(hold_id)))
     assert raw is not None
     record: dict[str, Any] = json.loads(raw)

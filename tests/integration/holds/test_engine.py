@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -11,18 +12,17 @@ import pytest
 from tests.conftest import make_customer, make_event, reserve_directly, seats_of
 from tests.integration.holds.conftest import age_hold, sweeping_alone
 from ticketing.cache.redis import Redis
-from ticketing.holds.engine import (
+from ticketing.holds.engine import HoldEngine, event_keys
+from ticketing.holds.models import (
+    ExpiredHold,
     ExtendLimit,
     Fenced,
-    HoldEngine,
     HoldGone,
     LimitExceeded,
     NoneAvailable,
     NotOwner,
     SeatsUnavailable,
-    Swept,
     UnknownSeats,
-    event_keys,
 )
 
 
@@ -90,7 +90,7 @@ async def test_mirror_is_rebuilt_after_redis_loses_it(
     await engine.hold_seats(event, uuid4(), uuid4(), [seats[5]])  # mirror built
     owner = await make_customer(client)
     await reserve_directly(pg, owner.id, [seats[0]])
-    keys: list[str | bytes] = list(event_keys(event))
+    keys: list[str | bytes] = list(event_keys(event).ordered())
     await redis.call(lambda c: c.delete(keys))  # as after a flush: mirror and holds gone
     with pytest.raises(SeatsUnavailable):
         await engine.hold_seats(event, uuid4(), uuid4(), [seats[0]])
@@ -151,34 +151,62 @@ async def test_sweeper_leaves_nothing_behind(client: Any, engine: HoldEngine, re
     event, seats = await _event(client)
     customer = uuid4()
     placed = await engine.hold_seats(event, customer, uuid4(), seats[:3])
-    counted: list[int] = []
-    engine.on_expired.append(counted.append)
-    try:
-        async with sweeping_alone(redis):  # no other process's sweeper takes the count
-            await age_hold(redis, event, placed.hold_id, 60_001)
-            result = await engine.sweep(event)
-            again = await engine.sweep(event)
-    finally:
-        engine.on_expired.remove(counted.append)
-    assert result == Swept(None, [])
-    assert again == Swept(None, [])
-    assert counted == [1]  # the one hold that ran out, counted once
+    async with sweeping_alone(redis):  # no other process's sweeper hands the expiry on
+        await age_hold(redis, event, placed.hold_id, 60_001)
+        result = await engine.sweep(event)
+        unacknowledged = await engine.sweep(event)
+        await engine.acknowledge(event, result)
+        again = await engine.sweep(event)
+    # The hold that ran out is handed on with its owner and seats, and again until the sweep
+    # that handed it on is acknowledged (a sweeper dying in between loses nothing); then never.
+    ran_out = ExpiredHold(
+        str(placed.hold_id), str(customer), seats[:3], placed.expires_ms - 60_001, 0
+    )
+    assert [replace(e, sequence=0) for e in result.expired] == [ran_out]
+    assert result.expired[0].sequence > placed.sequence
+    assert unacknowledged.expired == result.expired
+    assert (result.next_expiry_ms, result.stale_fenced, result.gone) == (None, [], False)
+    assert again.expired == []
     keys = event_keys(event)
-    assert await redis.call(lambda c: c.exists([keys[11]])) == 0  # the count, handed on
-    assert await redis.call(lambda c: c.hlen(keys[5])) == 0  # held
-    assert await redis.call(lambda c: c.hlen(keys[8])) == 0  # holds
-    assert await redis.call(lambda c: c.zcard(keys[6])) == 0  # expiry
-    assert await redis.call(lambda c: c.hget(keys[7], str(customer))) is None  # custheld
+    assert await redis.call(lambda c: c.exists([keys.ran_out])) == 0  # handed on
+    assert await redis.call(lambda c: c.hlen(keys.held)) == 0
+    assert await redis.call(lambda c: c.hlen(keys.holds)) == 0
+    assert await redis.call(lambda c: c.zcard(keys.expiry)) == 0
+    assert await redis.call(lambda c: c.hget(keys.custheld, str(customer))) is None
     assert event in await engine.swept_events()
+
+
+async def test_every_script_that_meets_an_expired_hold_records_it_once(
+    client: Any, engine: HoldEngine, redis: Redis
+) -> None:
+    event, seats = await _event(client)
+    a, b = uuid4(), uuid4()
+    first = await engine.hold_seats(event, a, uuid4(), [seats[0]])
+    second = await engine.hold_seats(event, b, uuid4(), [seats[1], seats[2]])
+    async with sweeping_alone(redis):
+        await age_hold(redis, event, first.hold_id, 60_001)
+        await age_hold(redis, event, second.hold_id, 60_001)
+        # A hold attempt meets both first: it releases them, and records each with its owner.
+        await engine.hold_seats(event, uuid4(), uuid4(), [seats[0]])
+        await engine.status(event)  # meets nothing more
+        swept = await engine.sweep(event)
+        await engine.acknowledge(event, swept)
+    found = {(e.hold_id, e.customer_id, tuple(e.seat_ids)) for e in swept.expired}
+    assert found == {
+        (str(first.hold_id), str(a), (seats[0],)),
+        (str(second.hold_id), str(b), (seats[1], seats[2])),
+    }
+    assert len(swept.expired) == 2
 
 
 async def test_extend_stops_at_three_hold_times(client: Any, engine: HoldEngine) -> None:
     event, seats = await _event(client)
     customer = uuid4()
     placed = await engine.hold_seats(event, customer, uuid4(), [seats[0]])
-    first = await engine.extend(event, placed.hold_id, customer)
-    second = await engine.extend(event, placed.hold_id, customer)
+    first, _ = await engine.extend(event, placed.hold_id, customer)
+    second, change = await engine.extend(event, placed.hold_id, customer)
     assert (first, second) == (placed.expires_ms + 60_000, placed.expires_ms + 120_000)
+    assert change.seat_ids == [seats[0]]
     with pytest.raises(ExtendLimit) as refused:
         await engine.extend(event, placed.hold_id, customer)
     assert refused.value.latest_ms == placed.created_ms + 180_000
@@ -192,11 +220,14 @@ async def test_release_by_owner_or_admin_only(client: Any, engine: HoldEngine) -
     first = await engine.hold_seats(event, owner, uuid4(), [seats[0]])
     with pytest.raises(NotOwner):
         await engine.release(event, first.hold_id, uuid4())
-    assert await engine.release(event, first.hold_id, owner) == [seats[0]]
+    released = await engine.release(event, first.hold_id, owner)
+    assert (released.customer_id, released.seat_ids) == (str(owner), [seats[0]])
     with pytest.raises(HoldGone):
         await engine.release(event, first.hold_id, owner)
     second = await engine.hold_seats(event, owner, uuid4(), [seats[0]])
-    assert await engine.release(event, second.hold_id, None) == [seats[0]]
+    by_admin = await engine.release(event, second.hold_id, None)
+    assert (by_admin.customer_id, by_admin.seat_ids) == (str(owner), [seats[0]])
+    assert by_admin.sequence > released.sequence > first.sequence
 
 
 async def test_fenced_hold_outlives_its_expiry_until_settled(
@@ -282,3 +313,23 @@ async def test_limit_holds_under_parallel_requests(client: Any, engine: HoldEngi
     )
     assert sum(not isinstance(o, BaseException) for o in outcomes) == 4
     assert sum(isinstance(o, LimitExceeded) for o in outcomes) == 16
+
+
+async def test_a_counter_left_by_an_earlier_version_breaks_nothing(
+    client: Any, engine: HoldEngine, redis: Redis
+) -> None:
+    """Before lifecycle events, `{ev:E}:expired` was a STRING count: a Redis kept across the
+    upgrade may still hold one, and holds, expiries and sweeps must go on around it."""
+    event, seats = await _event(client)
+    old = f"{{ev:{event}}}:expired"
+    await redis.call(lambda c: c.set(old, "3"))
+    owner = uuid4()
+    async with sweeping_alone(redis):
+        placed = await engine.hold_seats(event, owner, uuid4(), [seats[0]])
+        await age_hold(redis, event, placed.hold_id, 60_001)
+        again = await engine.hold_seats(event, uuid4(), uuid4(), [seats[0]])
+        swept = await engine.sweep(event)
+        await engine.acknowledge(event, swept)
+    assert again.seat_ids == [seats[0]]
+    assert [e.hold_id for e in swept.expired] == [str(placed.hold_id)]
+    assert await redis.call(lambda c: c.get(old)) == b"3"  # left alone, to expire by itself

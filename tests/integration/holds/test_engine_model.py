@@ -32,9 +32,9 @@ from ticketing.db.database import Database
 from ticketing.events.schemas import EventCreate
 from ticketing.events.service import EventService
 from ticketing.holds import repository
-from ticketing.holds.engine import (
+from ticketing.holds.engine import HoldEngine, event_keys
+from ticketing.holds.models import (
     ExtendLimit,
-    HoldEngine,
     HoldGone,
     LimitExceeded,
     MirrorSnapshot,
@@ -42,8 +42,9 @@ from ticketing.holds.engine import (
     NotOwner,
     PlacedHold,
     SeatsUnavailable,
-    event_keys,
 )
+from ticketing.holds.service import HoldService
+from ticketing.seats.service import SeatService
 from ticketing.settings import Settings
 
 T = TypeVar("T")
@@ -70,6 +71,7 @@ class World:
                 return await repository.mirror_snapshot(conn, event_id)
 
         self.engine = HoldEngine(self.redis, load)
+        self.holds = HoldService(self.db, self.redis, engine=self.engine)
         self.customers = self.run(self._make_customers())
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
@@ -105,7 +107,7 @@ class HoldModel(RuleBasedStateMachine):
     def new_event(self) -> None:
         w = self.world
         event = w.run(
-            EventService(w.db, w.engine).create(
+            EventService(w.db, SeatService(w.db, w.holds), w.holds).create(
                 EventCreate(
                     event_name="Model",
                     event_location="Model hall",
@@ -199,7 +201,7 @@ class HoldModel(RuleBasedStateMachine):
         hold_id = data.draw(st.sampled_from(list(self.holds)))
         customer = self.holds[hold_id][0]
         freed = self.world.run(self.world.engine.release(self.event, uuid.UUID(hold_id), customer))
-        assert sorted(freed) == sorted(self._drop(hold_id)[1])
+        assert sorted(freed.seat_ids) == sorted(self._drop(hold_id)[1])
 
     @precondition(lambda self: self.holds)
     @rule(data=st.data())
@@ -234,13 +236,13 @@ class HoldModel(RuleBasedStateMachine):
 
     async def _age(self, hold_id: str, by_ms: int) -> None:
         keys = event_keys(self.event)
-        raw = await self.world.redis.call(lambda c: c.hget(keys[8], hold_id))
+        raw = await self.world.redis.call(lambda c: c.hget(keys.holds, hold_id))
         assert raw is not None
         record = json.loads(raw)
         record["t"] -= by_ms
         record["t0"] -= by_ms
-        await self.world.redis.call(lambda c: c.hset(keys[8], {hold_id: json.dumps(record)}))
-        await self.world.redis.call(lambda c: c.zadd(keys[6], {hold_id: record["t"]}))
+        await self.world.redis.call(lambda c: c.hset(keys.holds, {hold_id: json.dumps(record)}))
+        await self.world.redis.call(lambda c: c.zadd(keys.expiry, {hold_id: record["t"]}))
 
     @precondition(lambda self: self.holds)
     @rule(data=st.data())
@@ -312,7 +314,7 @@ class HoldModel(RuleBasedStateMachine):
         assert counts == expected
 
     async def _custheld(self) -> dict[str, int]:
-        raw = await self.world.redis.call(lambda c: c.hgetall(event_keys(self.event)[7]))
+        raw = await self.world.redis.call(lambda c: c.hgetall(event_keys(self.event).custheld))
         return {k.decode(): int(v) for k, v in raw.items()}
 
     @invariant()

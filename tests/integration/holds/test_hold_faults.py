@@ -11,7 +11,9 @@ from litestar.testing import AsyncTestClient
 
 from tests.conftest import ADMIN, make_customer, make_event, problem
 from tests.integration.holds.conftest import age_hold
+from ticketing.auth.tokens import TokenService
 from ticketing.cache.redis import Redis
+from ticketing.customers.service import CustomerService
 from ticketing.db.database import Database
 from ticketing.holds.engine import HoldEngine, event_keys
 from ticketing.holds.service import HoldService
@@ -25,7 +27,14 @@ class Side:
 
     def __init__(self, parts: tuple[HoldEngine, Redis, Database]) -> None:
         self.engine, self.redis, db = parts
-        self.reservations = ReservationService(db, HoldService(db, self.redis, self.engine))
+        holds = HoldService(db, self.redis, engine=self.engine)
+        self.reservations = ReservationService(
+            db,
+            holds,
+            CustomerService(
+                db, TokenService(self.redis, admin_token="a" * 32, ttl_seconds=60), holds
+            ),
+        )
 
 
 @pytest.fixture
@@ -99,7 +108,7 @@ async def test_crash_and_redis_flush_still_never_sells_twice(
     hold = await _hold(client, event["id"], fan, 1)
     event_id = uuid.UUID(event["id"])
     await _commit_then_crash(side, event["id"], fan.id, hold["id"])
-    keys: list[str | bytes] = list(event_keys(event_id))
+    keys: list[str | bytes] = list(event_keys(event_id).ordered())
     await side.redis.call(lambda c: c.delete(keys))  # the event's Redis state is lost
     seat_id = hold["seats"][0]["id"]
     refused = await client.post(
@@ -119,8 +128,8 @@ async def test_stale_mirror_lets_a_hold_through_that_confirmation_refuses(
     event_id = uuid.UUID(event["id"])
     await _commit_then_crash(side, event["id"], fan.id, first["id"])
     # Lose the hold but keep a mirror that does not know of the reservation (worst case).
-    await side.redis.call(lambda c: c.hdel(event_keys(event_id)[8], [first["id"]]))
-    await side.redis.call(lambda c: c.hdel(event_keys(event_id)[5], [seat_id]))
+    await side.redis.call(lambda c: c.hdel(event_keys(event_id).holds, [first["id"]]))
+    await side.redis.call(lambda c: c.hdel(event_keys(event_id).held, [seat_id]))
     second = await client.post(
         f"/events/{event['id']}/holds", json={"seatIds": [seat_id]}, headers=rival.headers
     )

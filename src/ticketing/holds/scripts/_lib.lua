@@ -1,29 +1,26 @@
 -- Shared by every hold script; prepended to each one once, when the scripts are loaded.
 --
--- KEYS, the same for every script, all under the event's hash tag {ev:<eventId>}:
---   1 meta      HASH  max, hold (seconds), ga (0/1), registered (0/1): the mirror's header
---   2 seats     HASH  seat id -> "section\trow\tnumber\tprice\tversion" for every seat
---   3 order     LIST  "id\tsection\trow\tnumber", cheapest first, then front to back
---   4 reserved  SET   seat ids reserved in PostgreSQL (the mirror)
---   5 rescount  HASH  customer id -> seats reserved in this event
---   6 held      HASH  seat id -> hold id
---   7 expiry    ZSET  hold id -> expiry (or fence deadline), ms since the epoch
---   8 custheld  HASH  customer id -> seats held in this event
---   9 holds     HASH  hold id -> JSON {c: customer, s: [seats], t0: created, t: expires,
---                                      h: hold seconds, f: 1 while fenced for confirmation}
---  10 seq       STRING the event's change counter
---  11 epoch      STRING when the counter started (ms): a new epoch means it started again
---  12 expired    STRING holds that ran out since the sweeper last counted them
+-- KEYS, the same for every script, all under the event's hash tag {ev:<eventId>}, are named
+-- by `EventKeys` in ticketing/holds/keys.py, which also writes the `K` table these scripts use
+-- (K.meta, K.seats, ... K.ran_out, and K.channel = ARGV[1]) ahead of this file; `EXTRA` is the
+-- number of those keys, so a script given more reads KEYS[EXTRA + 1]...
+--   meta      HASH  max, hold (seconds), ga (0/1), registered (0/1): the mirror's header
+--   seats     HASH  seat id -> "section\trow\tnumber\tprice\tversion" for every seat
+--   order     LIST  "id\tsection\trow\tnumber", cheapest first, then front to back
+--   reserved  SET   seat ids reserved in PostgreSQL (the mirror)
+--   rescount  HASH  customer id -> seats reserved in this event
+--   held      HASH  seat id -> hold id
+--   expiry    ZSET  hold id -> expiry (or fence deadline), ms since the epoch
+--   custheld  HASH  customer id -> seats held in this event
+--   holds     HASH  hold id -> JSON {c: customer, s: [seats], t0: created, t: expires,
+--                                    h: hold seconds, f: 1 while fenced for confirmation}
+--   seq       STRING the event's change counter
+--   epoch     STRING when the counter started (ms): a new epoch means it started again
+--   ran_out   LIST  holds that ran out, JSON {h: hold, c: customer, s: [seats], t: expired at,
+--                   q: sequence}, oldest first, until the sweeper hands them on (sweep.lua)
 -- ARGV[1] is the event's pub/sub channel; the rest is per script.
 --
 -- Time is the server's clock (TIME), the same for every API process.
-
-local K = {
-  meta = KEYS[1], seats = KEYS[2], order = KEYS[3], reserved = KEYS[4], rescount = KEYS[5],
-  held = KEYS[6], expiry = KEYS[7], custheld = KEYS[8], holds = KEYS[9], seq = KEYS[10], epoch = KEYS[11],
-  expired = KEYS[12],
-  channel = ARGV[1],
-}
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -66,9 +63,12 @@ local function drop_hold(id, rec)
 end
 
 -- Release every hold whose time is up. A fenced hold is left alone: its reservation may
--- have committed, and only PostgreSQL can say (the sweeper asks it).
+-- have committed, and only PostgreSQL can say (the sweeper asks it). Each hold released is
+-- written to K.ran_out, with its owner and seats, for the sweeper to turn into an `expired`
+-- lifecycle event (ticketing/holds/lifecycle.py): whichever script meets an expired hold
+-- first, the fact reaches Python once.
 local function purge(now)
-  local freed, holds = {}, 0
+  local freed, gone = {}, {}
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.expiry, '-inf', now)) do
     local raw = redis.call('HGET', K.holds, id)
     if not raw then
@@ -77,14 +77,17 @@ local function purge(now)
       local rec = cjson.decode(raw)
       if rec.f ~= 1 then
         for _, seat in ipairs(drop_hold(id, rec)) do freed[#freed + 1] = seat end
-        holds = holds + 1
+        gone[#gone + 1] = {h = id, c = rec.c, s = rec.s, t = rec.t}
       end
     end
   end
-  if #freed > 0 then announce('expired', freed, 'OPEN') end
-  if holds > 0 then
-    redis.call('INCRBY', K.expired, holds)
-    redis.call('EXPIRE', K.expired, 3600)
+  if #gone > 0 then
+    local seq = announce('expired', freed, 'OPEN')
+    for _, g in ipairs(gone) do
+      g.q = seq
+      redis.call('RPUSH', K.ran_out, cjson.encode(g))
+    end
+    redis.call('EXPIRE', K.ran_out, 3600)
   end
   return freed
 end

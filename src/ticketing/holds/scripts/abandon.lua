@@ -1,10 +1,13 @@
 -- A confirmation was refused because PostgreSQL already has some of the seats reserved
 -- (the mirror was behind): drop the hold and the mirror, which the next hold rebuilds.
--- ARGV: 2 hold id. Returns {'OK'}
+-- ARGV: 2 hold id. Returns {'OK', sequence, customer, seat...} | {'OK'} (no such hold)
 local raw = redis.call('HGET', K.holds, ARGV[2])
+local reply = {'OK'}
 if raw then
-  local seats = drop_hold(ARGV[2], cjson.decode(raw))
-  announce('released', seats, 'OPEN')
+  local rec = cjson.decode(raw)
+  local seats = drop_hold(ARGV[2], rec)
+  reply = {'OK', tostring(announce('released', seats, 'OPEN')), rec.c}
+  for _, seat in ipairs(seats) do reply[#reply + 1] = seat end
 end
 redis.call('DEL', K.meta, K.seats, K.order, K.reserved, K.rescount)
-return {'OK'}
+return reply

@@ -1,6 +1,6 @@
 -- The reservation of a fenced hold committed in PostgreSQL: clear the hold and mirror
 -- its seats as reserved. ARGV: 2 hold id
--- Returns {'OK'} | {'GONE'} (already settled)
+-- Returns {'OK', sequence, customer, seat...} | {'GONE'} (already settled)
 local raw = redis.call('HGET', K.holds, ARGV[2])
 if not raw then return {'GONE'} end
 local rec = cjson.decode(raw)
@@ -9,5 +9,6 @@ if redis.call('EXISTS', K.meta) == 1 then
   redis.call('SADD', K.reserved, unpack(seats))
   redis.call('HINCRBY', K.rescount, rec.c, #seats)
 end
-announce('reserved', seats, 'RESERVED')
-return {'OK'}
+local reply = {'OK', tostring(announce('reserved', seats, 'RESERVED')), rec.c}
+for _, seat in ipairs(seats) do reply[#reply + 1] = seat end
+return reply

@@ -1,9 +1,10 @@
 -- Hold seats for a customer, all or nothing, in one atomic step.
 -- ARGV: 2 hold id, 3 customer id, 4 index ttl (seconds, '0' for none), 5 mode: 'ids' then
 --       6.. seat ids, or 'best' then 6 quantity, 7 section ('' for any), 8 adjacent ('1'/'0')
--- KEYS 12 and 13, with an index ttl (one Redis, no cluster): hold:<id> and cholds:<customer>,
+-- KEYS[EXTRA + 1] and [EXTRA + 2], with an index ttl (one Redis, no cluster): hold:<id> and
+--       cholds:<customer>,
 --       written here so that a hold is one round trip (on a cluster the service writes them).
--- Returns {'OK', expires, created, seat, details, seat, details...} (details as in `seats`,
+-- Returns {'OK', expires, created, sequence, seat, details, seat, details...} (details as in `seats`,
 --         so the answer needs no PostgreSQL) | {'NO_MIRROR'} | {'UNKNOWN', seat...}
 --       | {'UNAVAILABLE', seat...} | {'LIMIT', already, max} | {'NONE'}
 if redis.call('HGET', K.meta, 'registered') ~= '1' then return {'NO_MIRROR'} end
@@ -68,14 +69,14 @@ redis.call('HSET', K.holds, hold_id,
   cjson.encode({c = customer, s = chosen, t0 = now, t = expires, h = seconds, f = 0}))
 redis.call('ZADD', K.expiry, expires, hold_id)
 redis.call('HINCRBY', K.custheld, customer, #chosen)
-announce('held', chosen, 'ON_HOLD', expires)
+local seq = announce('held', chosen, 'ON_HOLD', expires)
 if index_ttl > 0 then
   local event_id = string.match(K.channel, '^{ev:([^}]*)}')
-  redis.call('SET', KEYS[13], event_id, 'EX', index_ttl)
-  redis.call('SADD', KEYS[14], event_id .. '/' .. hold_id)
-  redis.call('EXPIRE', KEYS[14], index_ttl)
+  redis.call('SET', KEYS[EXTRA + 1], event_id, 'EX', index_ttl)
+  redis.call('SADD', KEYS[EXTRA + 2], event_id .. '/' .. hold_id)
+  redis.call('EXPIRE', KEYS[EXTRA + 2], index_ttl)
 end
-local reply = {'OK', tostring(expires), tostring(now)}
+local reply = {'OK', tostring(expires), tostring(now), tostring(seq)}
 for _, seat in ipairs(chosen) do
   reply[#reply + 1] = seat
   reply[#reply + 1] = redis.call('HGET', K.seats, seat)

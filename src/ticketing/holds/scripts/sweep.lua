@@ -1,16 +1,24 @@
--- Release expired holds now rather than at the next hold attempt, and report fenced holds
+-- Release expired holds now rather than at the next hold attempt, hand on the holds that ran
+-- out (K.ran_out, filled by purge() in whichever script met them), and report fenced holds
 -- whose fence ran out (a confirmation that crashed), for PostgreSQL to settle.
--- Returns {next expiry or '', holds expired since the last sweep, stale fenced hold id...};
--- {'NO_MIRROR', holds expired} when the event has neither mirror nor holds (nothing left to
--- sweep). Every script releases expired holds it meets; each counts them in K.expired, and
--- the sweep hands the count on (to the metrics) and starts it again.
+-- ARGV: 2 most expired holds to hand on at once.
+-- Returns {next expiry or '', n, expired hold JSON x n, stale fenced hold id...};
+-- {'NO_MIRROR', n, expired hold JSON x n} when the event has neither mirror nor holds
+-- (nothing left to sweep once those are handed on).
+-- The expired holds stay in K.ran_out until the sweeper, having told every subscriber,
+-- removes them (LTRIM): a sweeper that dies in between leaves them for the next one, so
+-- each reaches the subscribers at least once.
 local now = now_ms()
 purge(now)
-local expired = redis.call('GETDEL', K.expired) or '0'
+local expired = redis.call('LRANGE', K.ran_out, 0, tonumber(ARGV[2]) - 1)
+local reply
 if redis.call('EXISTS', K.meta) == 0 and redis.call('HLEN', K.holds) == 0 then
-  return {'NO_MIRROR', expired}
+  reply = {'NO_MIRROR', tostring(#expired)}
+  for _, rec in ipairs(expired) do reply[#reply + 1] = rec end
+  return reply
 end
-local reply = {'', expired}
+reply = {'', tostring(#expired)}
+for _, rec in ipairs(expired) do reply[#reply + 1] = rec end
 local first = redis.call('ZRANGE', K.expiry, 0, 0, 'WITHSCORES')
 if first[2] then reply[1] = first[2] end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', K.expiry, '-inf', now)) do

@@ -1,5 +1,5 @@
 -- A reservation was cancelled in PostgreSQL: its seats are open again.
--- ARGV: 2 customer id, 3.. seat ids. Returns {'OK'}
+-- ARGV: 2 customer id, 3.. seat ids. Returns {'OK', sequence}
 local seats = {}
 for i = 3, #ARGV do seats[#seats + 1] = ARGV[i] end
 if redis.call('EXISTS', K.meta) == 1 then
@@ -8,5 +8,4 @@ if redis.call('EXISTS', K.meta) == 1 then
     redis.call('HDEL', K.rescount, ARGV[2])
   end
 end
-announce('cancelled', seats, 'OPEN')
-return {'OK'}
+return {'OK', tostring(announce('cancelled', seats, 'OPEN'))}

@@ -1,0 +1,86 @@
+"""The Redis keys of the hold engine, named once for Python and Lua.
+
+`EventKeys` is the one list of an event's keys: the engine passes them to every script in
+the order of its fields, and `lua_prelude()` writes the scripts' `K` table from the same
+fields, so adding a key is one line here (and what the scripts do with it). Every key of an
+event shares the hash tag `{ev:<eventId>}`, so each script runs on one shard of a cluster.
+
+Only the holds package reads these: other domains ask `HoldService`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass, fields
+from uuid import UUID
+
+# Outside any event's slot.
+SWEEP_SET = "holds:events"  # events the sweeper visits
+SWEEPER_LEASE = "holds:sweeper"  # which process sweeps now
+
+
+def tag(event_id: UUID | str) -> str:
+    return f"{{ev:{event_id}}}"
+
+
+def channel(event_id: UUID | str) -> str:
+    """The event's pub/sub channel: every change to what readers see is published here."""
+    return f"{tag(event_id)}:changes"
+
+
+def hold_key(hold_id: UUID | str) -> str:
+    """hold id -> its event id (for /holds/{id})."""
+    return f"hold:{hold_id}"
+
+
+def customer_holds_key(customer_id: UUID | str) -> str:
+    """A customer's holds, as `eventId/holdId` members (for seatsOnHold)."""
+    return f"cholds:{customer_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class EventKeys:
+    """Every key of one event, in the order the scripts receive them as KEYS.
+
+    The first five are the mirror of PostgreSQL (rebuilt whenever missing); the rest are
+    the holds and the change counter, which live only in Redis. Types and contents are in
+    docs/design/holds.md ("Key layout").
+    """
+
+    meta: str  # HASH max, hold (seconds), ga (0/1), registered (0/1): the mirror's header
+    seats: str  # HASH seat id -> "section\trow\tnumber\tprice\tversion"
+    order: str  # LIST "id\tsection\trow\tnumber", cheapest first, then front to back
+    reserved: str  # SET seat ids reserved in PostgreSQL
+    rescount: str  # HASH customer id -> seats reserved in this event
+    held: str  # HASH seat id -> hold id
+    expiry: str  # ZSET hold id -> expiry (or fence deadline), ms since the epoch
+    custheld: str  # HASH customer id -> seats held in this event
+    holds: str  # HASH hold id -> JSON {c, s, t0, t, h, f}
+    seq: str  # STRING the event's change counter
+    epoch: str  # STRING when the counter started (ms): a new epoch means it started again
+    # LIST holds that ran out, JSON each, until the sweeper hands them on. (Not `expired`:
+    # that name was a counter, a STRING, which a Redis kept across an upgrade may still hold.)
+    ran_out: str
+
+    @classmethod
+    def of(cls, event_id: UUID | str) -> EventKeys:
+        t = tag(event_id)
+        return cls(*(f"{t}:{f.name}" for f in fields(cls)))
+
+    def ordered(self) -> list[str]:
+        """As the scripts' KEYS[1..n]."""
+        return list(astuple(self))
+
+
+NAMES = tuple(f.name for f in fields(EventKeys))
+MIRROR = NAMES[:5]
+
+
+def lua_prelude() -> str:
+    """The scripts' `K` table: each name of `EventKeys` bound to its KEYS position, and
+    `EXTRA`, the position after the last (scripts given more keys read KEYS[EXTRA + i])."""
+    names = ", ".join(f"{name} = KEYS[{i}]" for i, name in enumerate(NAMES, start=1))
+    return (
+        "-- Written by ticketing.holds.keys.lua_prelude from EventKeys: edit the keys there.\n"
+        f"local K = {{{names}, channel = ARGV[1]}}\n"
+        f"local EXTRA = {len(NAMES)}\n"
+    )

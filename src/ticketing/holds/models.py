@@ -1,0 +1,157 @@
+"""What the holds domain knows, as plain data: the types that cross its face.
+
+Other domains get these from `HoldService` (and the lifecycle events in `lifecycle.py`);
+how they are kept in Redis is the engine's business alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorSnapshot:
+    """What a hold needs to know of an event, read from PostgreSQL."""
+
+    max_num_seats: int
+    seat_hold_time: int
+    general_admission: bool
+    # (id, section, row, number, price, version) in best-available order: cheapest first,
+    # then front to back. Empty strings stand for the nulls of general admission.
+    seats: list[tuple[str, str, str, str, str, str]]
+    reserved: list[str]
+    reserved_by_customer: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class EventStatus:
+    """Every seat of an event at one point of its change sequence."""
+
+    epoch: str  # changes when the sequence starts again (Redis lost the event's state)
+    sequence: int
+    general_admission: bool
+    seats: dict[str, str]  # seat id -> "section\trow\tnumber\tprice\tversion"
+    reserved: list[str]
+    held: dict[str, int]  # seat id -> hold expiry, ms since the epoch
+
+
+@dataclass(frozen=True, slots=True)
+class SeatDetails:
+    """A held seat as the mirror knows it, enough to answer without PostgreSQL."""
+
+    seat_id: str
+    section: str | None
+    row: str | None
+    seat_number: int | None
+    price: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedHold:
+    hold_id: UUID
+    seat_ids: list[str]
+    expires_ms: int
+    created_ms: int
+    sequence: int
+    seats: list[SeatDetails]
+
+
+@dataclass(frozen=True, slots=True)
+class FencedHold:
+    """A hold's record: its customer, seats and times."""
+
+    hold_id: UUID
+    customer_id: str
+    seat_ids: list[str]
+    created_ms: int
+    expires_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class LiveHold:
+    """One held seat: whose hold it is and when it runs out."""
+
+    seat_id: str
+    hold_id: str
+    customer_id: str
+    expires_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """What a script says of a hold it ended: the change's sequence, the owner, the seats."""
+
+    sequence: int
+    customer_id: str
+    seat_ids: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredHold:
+    """A hold that ran out, as a script recorded it for the sweeper."""
+
+    hold_id: str
+    customer_id: str
+    seat_ids: list[str]
+    expired_ms: int
+    sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class Swept:
+    next_expiry_ms: int | None
+    expired: list[ExpiredHold]  # handed on by this sweep; `acknowledge` when delivered
+    stale_fenced: list[str]  # holds whose confirmation died mid-way, for PostgreSQL to settle
+    gone: bool = False  # nothing of the event is left in Redis: it leaves the sweep
+
+
+# Outcomes a caller must handle. They carry data, not HTTP: the service decides the answer.
+class HoldRefused(Exception):
+    """Base of the reasons a hold attempt holds nothing."""
+
+
+class EventUnknown(HoldRefused):
+    pass
+
+
+class UnknownSeats(HoldRefused):
+    def __init__(self, seat_ids: list[str]) -> None:
+        super().__init__(seat_ids)
+        self.seat_ids = seat_ids
+
+
+class SeatsUnavailable(HoldRefused):
+    def __init__(self, seat_ids: list[str]) -> None:
+        super().__init__(seat_ids)
+        self.seat_ids = seat_ids
+
+
+class LimitExceeded(HoldRefused):
+    def __init__(self, already: int, maximum: int) -> None:
+        super().__init__(already, maximum)
+        self.already = already
+        self.maximum = maximum
+
+
+class NoneAvailable(HoldRefused):
+    """Best available found no seats (or no adjacent run) that fit."""
+
+
+class HoldGone(Exception):
+    """The hold expired, was released or confirmed, or never existed."""
+
+
+class NotOwner(Exception):
+    pass
+
+
+class Fenced(Exception):
+    """The hold is being confirmed."""
+
+
+class ExtendLimit(Exception):
+    def __init__(self, latest_ms: int) -> None:
+        super().__init__(latest_ms)
+        self.latest_ms = latest_ms

@@ -1,0 +1,58 @@
+"""The seat route kept from the service this one replaces: one seat's status set directly.
+
+`PATCH /events/{eventId}/seats/{seatId}` speaks of seats, not holds: `ON_HOLD` holds the seat
+for the caller, `RESERVED` confirms the caller's hold on it, `OPEN` releases that hold. Each
+is the same step as the hold and reservation routes, asked of their services.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from ticketing.auth.caller import Caller
+from ticketing.errors import Conflict, Forbidden, NotFound
+from ticketing.holds.schemas import HoldCreate
+from ticketing.holds.service import HoldService
+from ticketing.reservations.service import ReservationService
+from ticketing.seats.service import SeatService
+from ticketing.seatview.schemas import Seat
+from ticketing.seed.schemas import SeatStatusChange
+
+
+class SeedService:
+    def __init__(
+        self, seats: SeatService, holds: HoldService, reservations: ReservationService
+    ) -> None:
+        self._seats = seats
+        self._holds = holds
+        self._reservations = reservations
+
+    async def change_seat(
+        self, event_id: UUID, seat_id: UUID, change: SeatStatusChange, caller: Caller
+    ) -> Seat:
+        if change.customer_id != caller.require_customer():
+            raise Forbidden("customerId must be the customer of the token")
+        current = await self._seats.get(seat_id, caller)
+        if current.event_id != event_id:
+            raise NotFound.of("seat", seat_id)
+        if change.status == "ON_HOLD":
+            await self._holds.create(event_id, caller, HoldCreate(seat_ids=[seat_id]))
+            return await self._seats.get(seat_id, caller)
+        mine_already = current.customer_id == change.customer_id
+        if change.status == "RESERVED" and current.status == "RESERVED" and mine_already:
+            return current  # already the caller's: nothing to do
+        if change.status == "OPEN" and current.status == "RESERVED":
+            raise Conflict(
+                "A reserved seat is released by cancelling its reservation", code="SEAT_NOT_OPEN"
+            )
+        live = (await self._holds.held_seats(event_id)).get(str(seat_id))
+        mine = live is not None and live.customer_id == str(change.customer_id)
+        if change.status == "RESERVED":
+            if not mine or live is None:
+                raise Conflict("You hold no hold on this seat", code="HOLD_EXPIRED")
+            await self._reservations.confirm(UUID(live.hold_id), caller)
+        elif live is not None:
+            if not mine:
+                raise Conflict("Another customer holds this seat", code="SEATS_UNAVAILABLE")
+            await self._holds.release(UUID(live.hold_id), caller)
+        return await self._seats.get(seat_id, caller)
