@@ -348,16 +348,17 @@ class HoldEngine:
         """
         reply = await self._run("sweep", event_id, str(EXPIRED_BATCH))
         n = int(reply[1])
-        expired = [_expired(raw) for raw in reply[2 : 2 + n]]
+        records = reply[2 : 2 + n]
+        expired = [_expired(raw) for raw in records]
         if reply[0] == "NO_MIRROR":
-            return Swept(None, expired, [], gone=True)
-        return Swept(int(float(reply[0])) if reply[0] else None, expired, reply[2 + n :])
+            return Swept(None, expired, [], gone=True, records=records)
+        next_ms = int(float(reply[0])) if reply[0] else None
+        return Swept(next_ms, expired, reply[2 + n :], records=records)
 
     async def acknowledge(self, event_id: UUID, swept: Swept) -> None:
         """The expired holds of `swept` were delivered: remove them (new ones stay)."""
-        if swept.expired:
-            key, n = event_keys(event_id).ran_out, len(swept.expired)
-            await self._redis.call(lambda c: c.ltrim(key, n, -1))
+        if swept.records:
+            await self._run("acknowledge", event_id, *swept.records)
         if swept.gone:
             event = str(event_id)
             await self._redis.call(lambda c: c.srem(SWEEP_SET, [event]))

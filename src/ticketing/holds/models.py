@@ -6,7 +6,7 @@ how they are kept in Redis is the engine's business alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from uuid import UUID
 
 
@@ -105,6 +105,7 @@ class Swept:
     expired: list[ExpiredHold]  # handed on by this sweep; `acknowledge` when delivered
     stale_fenced: list[str]  # holds whose confirmation died mid-way, for PostgreSQL to settle
     gone: bool = False  # nothing of the event is left in Redis: it leaves the sweep
+    records: list[str] = field(default_factory=list)  # `expired` as stored, to acknowledge
 
 
 # Outcomes a caller must handle. They carry data, not HTTP: the service decides the answer.

@@ -108,3 +108,35 @@ async def test_a_confirmation_is_told_once_redis_clears_it_or_whenever_the_custo
             reservation,
         )
         assert fact.seat_ids == tuple(seats[:2])
+
+
+async def test_overlapping_sweeps_remove_only_what_each_handed_on(
+    client: Any, app_engine_parts: tuple[HoldEngine, Redis, Database]
+) -> None:
+    engine, redis, _ = app_engine_parts
+    event_id, seats = await _event(client)
+    async with sweeping_alone(redis):
+        first = await engine.hold_seats(event_id, uuid4(), uuid4(), [seats[0]])
+        later = await engine.hold_seats(event_id, uuid4(), uuid4(), [seats[1]])
+        await age_hold(redis, event_id, first.hold_id, 60_001)
+        old_sweep = await engine.sweep(event_id)  # a sweeper whose lease is running out
+        await age_hold(redis, event_id, later.hold_id, 60_001)
+        new_sweep = await engine.sweep(event_id)  # its successor, already at work
+        await engine.acknowledge(event_id, old_sweep)
+        await engine.acknowledge(event_id, new_sweep)
+        left = await engine.sweep(event_id)
+    assert [e.hold_id for e in old_sweep.expired] == [str(first.hold_id)]
+    assert [e.hold_id for e in new_sweep.expired] == [str(first.hold_id), str(later.hold_id)]
+    assert left.expired == []  # both handed on, both removed, none twice and none lost
+
+    async with sweeping_alone(redis):
+        third = await engine.hold_seats(event_id, uuid4(), uuid4(), [seats[2]])
+        await age_hold(redis, event_id, third.hold_id, 60_001)
+        seen_early = await engine.sweep(event_id)
+        fourth = await engine.hold_seats(event_id, uuid4(), uuid4(), [seats[3]])
+        await age_hold(redis, event_id, fourth.hold_id, 60_001)
+        await engine.status(event_id)  # the fourth is recorded after the early sweep
+        await engine.acknowledge(event_id, seen_early)
+        rest = await engine.sweep(event_id)
+        await engine.acknowledge(event_id, rest)
+    assert [e.hold_id for e in rest.expired] == [str(fourth.hold_id)]

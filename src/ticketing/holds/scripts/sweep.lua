@@ -6,7 +6,7 @@
 -- {'NO_MIRROR', n, expired hold JSON x n} when the event has neither mirror nor holds
 -- (nothing left to sweep once those are handed on).
 -- The expired holds stay in K.ran_out until the sweeper, having told every subscriber,
--- removes them (LTRIM): a sweeper that dies in between leaves them for the next one, so
+-- removes them (acknowledge.lua): a sweeper that dies in between leaves them for the next one, so
 -- each reaches the subscribers at least once.
 local now = now_ms()
 purge(now)
