@@ -56,7 +56,10 @@ from ticketing.holds.models import (
 
 SCRIPTS = Path(__file__).parent / "scripts"
 FENCE_MS = 30_000  # a confirmation that has not settled by then is settled by the sweeper
-MIRROR_ATTEMPTS = 3
+# Builds of a missing mirror one step may make: an admin change drops the mirror twice (in
+# its transaction and after it), which can refuse two builds under way, and a step that
+# began with no mirror may see one more.
+MIRROR_BUILDS = 4
 EXPIRED_BATCH = 500  # expired holds a sweep hands on at most, per event
 # How long a hold's index entries live: past its longest life (three hold times of at most
 # an hour each) and a confirmation's fence.
@@ -131,12 +134,14 @@ class HoldEngine:
     async def _with_mirror(
         self, event_id: UUID, name: str, *args: str, extra_keys: Sequence[str] = ()
     ) -> list[str]:
-        for _ in range(MIRROR_ATTEMPTS):
+        for built in range(MIRROR_BUILDS + 1):
             reply = await self._run(name, event_id, *args, extra_keys=extra_keys)
             if reply[0] != "NO_MIRROR":
                 return reply
+            if built == MIRROR_BUILDS:
+                break
             # (Again, when an admin change or a Redis restart dropped the mirror just after
-            # it was built.)
+            # it was built, or while it was being built.)
             await self.build_mirror(event_id)
         raise DependencyUnavailable(
             "redis", self._redis.retry_after, "The event changed while it was read; retry"
@@ -153,8 +158,14 @@ class HoldEngine:
         """Load the event's mirror from PostgreSQL, then register it with the sweeper.
 
         The mirror counts as present only once registered, so a crash between the two
-        steps leaves an event whose holds are still swept.
+        steps leaves an event whose holds are still swept. Both steps are refused when the
+        mirror was dropped (an admin change, a Redis restart) after this build read its
+        generation, before it read PostgreSQL: the snapshot may hold the rows that change
+        replaced. The caller's next attempt then finds no mirror and builds again.
         """
+        keys = event_keys(event_id)
+        raw = await self._redis.call(lambda c: c.get(keys.gen))
+        generation = raw.decode() if raw is not None else "0"
         snapshot = await self._load_snapshot(event_id)
         if snapshot is None:
             raise EventUnknown(event_id)
@@ -165,18 +176,20 @@ class HoldEngine:
                 "rescount": snapshot.reserved_by_customer,
             }
         )
-        await self._run(
+        loaded = await self._run(
             "load",
             event_id,
             str(snapshot.max_num_seats),
             str(snapshot.seat_hold_time),
             "1" if snapshot.general_admission else "0",
             payload,
+            generation,
         )
+        if loaded[0] == "-1":
+            return  # dropped meanwhile: read again
         event = str(event_id)
         await self._redis.call(lambda c: c.sadd(SWEEP_SET, [event]))
-        meta = event_keys(event_id).meta
-        await self._redis.call(lambda c: c.hset(meta, {"registered": "1"}))
+        await self._run("register", event_id, generation)
 
     async def invalidate(
         self, event_id: UUID, *, seats_changed: bool = True, new_epoch: bool = False

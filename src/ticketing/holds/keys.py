@@ -60,6 +60,7 @@ class EventKeys:
     # LIST holds that ran out, JSON each, until the sweeper hands them on. (Not `expired`:
     # that name was a counter, a STRING, which a Redis kept across an upgrade may still hold.)
     ran_out: str
+    gen: str  # STRING the mirror's generation: every drop of the mirror counts one
 
     @classmethod
     def of(cls, event_id: UUID | str) -> EventKeys:

@@ -307,6 +307,8 @@ class SeatService:
                         for f in sorted(placement)
                     ]
                 )
+            if changes:
+                await self._hold_still(conn, record)
             await self._require_open(record)
             if not changes:
                 return seat_view(record, ADMIN)
@@ -314,9 +316,6 @@ class SeatService:
                 updated = await seats_repo.update(conn, seat_id, changes)
             except asyncpg.UniqueViolationError as exc:
                 raise seat_conflict(exc) from exc
-            # The mirror carries prices and places: forget it before and after the commit,
-            # so that no hold can rebuild it from the old rows in between.
-            await self._holds.inventory_changed(record.event_id)
         await self._changed(record.event_id)
         return seat_view(updated, ADMIN)
 
@@ -325,8 +324,7 @@ class SeatService:
             record = await seats_repo.get(conn, seat_id, for_update=True)
             if record is None:
                 raise NotFound.of("seat", seat_id)
-            event = await seats_repo.event_seating(conn, record.event_id, for_update=True)
-            assert event is not None
+            event = await self._hold_still(conn, record)
             await self._require_open(record)
             if event.num_seats <= 10:
                 raise Conflict("An event keeps at least 10 seats", code="MIN_SEATS")
@@ -336,8 +334,18 @@ class SeatService:
                 )
             await seats_repo.delete(conn, seat_id)
             await seats_repo.count_seats(conn, record.event_id, -1)
-            await self._holds.inventory_changed(record.event_id)
         await self._changed(record.event_id)
+
+    async def _hold_still(self, conn: Connection, record: SeatRecord) -> seats_repo.EventSeating:
+        """Stop new holds of the event's seats until this transaction ends: take the
+        event's row lock (which every mirror rebuild waits for, FOR SHARE) and drop the
+        mirror (so every hold attempt must rebuild it). A hold placed before is then seen by
+        `_require_open`; one attempted after gets the seat as this change leaves it. A
+        Redis outage here changes nothing (503)."""
+        event = await seats_repo.event_seating(conn, record.event_id, for_update=True)
+        assert event is not None  # the seat's row, locked, keeps its event
+        await self._holds.inventory_changed(record.event_id, seats_changed=False)
+        return event
 
     async def _require_open(self, record: SeatRecord) -> None:
         status = record.status

@@ -18,6 +18,9 @@
 --   epoch     STRING when the counter started (ms): a new epoch means it started again
 --   ran_out   LIST  holds that ran out, JSON {h: hold, c: customer, s: [seats], t: expired at,
 --                   q: sequence}, oldest first, until the sweeper hands them on (sweep.lua)
+--   gen       STRING the mirror's generation, counted up by every drop of the mirror: a
+--                   mirror is loaded (load.lua) and registered (register.lua) only if no drop
+--                   came since its builder began to read PostgreSQL
 -- ARGV[1] is the event's pub/sub channel; the rest is per script.
 --
 -- Time is the server's clock (TIME), the same for every API process.
@@ -45,6 +48,19 @@ local function announce(kind, seats, status, expires)
   redis.call('PUBLISH', K.channel, cjson.encode(
     {e = e, seq = seq, kind = kind, status = status, seats = seats, t = expires}))
   return seq
+end
+
+-- Drop the mirror (never the holds) and count a generation, so that a build that began
+-- before this drop, and may have read the rows the change replaced, is refused (load.lua).
+local function drop_mirror()
+  redis.call('DEL', K.meta, K.seats, K.order, K.reserved, K.rescount)
+  redis.call('INCR', K.gen)
+  redis.call('EXPIRE', K.gen, 86400)
+end
+
+-- The mirror's generation now ('0' before the first drop).
+local function generation()
+  return redis.call('GET', K.gen) or '0'
 end
 
 -- Remove a hold and every trace of it; returns its seats.

@@ -9,5 +9,5 @@ if raw then
   reply = {'OK', tostring(announce('released', seats, 'OPEN')), rec.c}
   for _, seat in ipairs(seats) do reply[#reply + 1] = seat end
 end
-redis.call('DEL', K.meta, K.seats, K.order, K.reserved, K.rescount)
+drop_mirror()
 return reply

@@ -3,7 +3,7 @@
 -- some): live readers are told to start afresh. A rebuilt mirror tells them too (load.lua).
 -- ARGV: 3 '1' when Redis restarted from a file that may miss its last writes: the change
 -- counter may have gone back and reused numbers, so it starts a new epoch.
-redis.call('DEL', K.meta, K.seats, K.order, K.reserved, K.rescount)
+drop_mirror()
 if ARGV[3] == '1' then redis.call('DEL', K.epoch) end
 if ARGV[2] == '1' then announce('layout', {}, '') end
 return {'OK'}
