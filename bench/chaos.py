@@ -58,6 +58,7 @@ class Report:
     stuck_seats: int = 0  # seats neither open nor reserved once holds ran out: must be 0
     seats_seen: str = ""  # per event: the service's counts and PostgreSQL's reserved seats
     workers_after: int = 0  # the service's worker processes once it recovered
+    audit_problems: list[str] = field(default_factory=list)  # the inventory audit's: none
 
     @property
     def passed(self) -> bool:
@@ -66,6 +67,7 @@ class Report:
             and self.doubled == 0
             and self.server_errors == 0
             and self.stuck_seats == 0
+            and not self.audit_problems
             and self.recovery_seconds is not None
         )
 
@@ -198,6 +200,16 @@ async def _stuck(base: str, event_ids: list[str], database_url: str) -> tuple[in
         await conn.close()
 
 
+async def _audit(base: str, admin: dict[str, str], event_ids: list[str]) -> list[str]:
+    """The inventory audit of every event once the onsale settled: codes of what it found."""
+    found: list[str] = []
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        for event_id in event_ids:
+            audit = (await http.get(f"/events/{event_id}/audit", headers=admin)).json()
+            found.extend(f"{event_id}: {p['code']} {p['detail']}" for p in audit["problems"])
+    return found
+
+
 async def _run(
     fault: str, stack: EmbeddedStack, scratch: Path, seconds: float, fans: int
 ) -> Report:
@@ -240,6 +252,7 @@ async def _run(
             if report.stuck_seats == 0 or time.monotonic() > settled_by:
                 break
             await asyncio.sleep(1.0)
+        report.audit_problems = await _audit(server.base_url, admin, event_ids)
         log = server.log.read_text()
     report.statuses = dict(sorted(load.statuses.items()))
     report.requests = sum(load.statuses.values()) + load.transport_errors

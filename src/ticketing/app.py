@@ -22,6 +22,8 @@ from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 
 from ticketing import subscribers
+from ticketing.audit.controller import AuditController
+from ticketing.audit.service import AuditService
 from ticketing.auth.guards import admitted, provide_caller
 from ticketing.auth.tokens import TokenService
 from ticketing.cache.ratelimit import RateLimiter
@@ -137,6 +139,8 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
         sweep = Sweeper(holds.engine, redis, holds.events, reservations.settle)
         sweeper = asyncio.create_task(sweep.run())
         sampler = asyncio.create_task(_sample_pool(db))
+        audit = AuditService(db, holds)
+        auditor = asyncio.create_task(audit.run(lambda: sweep.leading))
         live = LiveFeed(redis, holds)
         live.start()
         # `ticketing serve` signals a worker with SIGUSR1 just before asking it to stop.
@@ -155,6 +159,7 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
         state.reservations = reservations
         state.seed = SeedService(seats, holds, reservations)
         state.sweeper = sweep
+        state.audit = audit
         state.idempotency = Idempotency(redis)
         state.live = live
         state.limiter = RateLimiter(
@@ -171,7 +176,7 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
             yield
         finally:
             await live.close()
-            for task in (sweeper, sampler):
+            for task in (sweeper, sampler, auditor):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -199,6 +204,7 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
             CustomerReservationsController,
             LiveController,
             OpenCountController,
+            AuditController,
             HealthController,
             MetricsController,
             create_static_files_router(
@@ -214,6 +220,7 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
             "holds": from_state("holds"),
             "reservations": from_state("reservations"),
             "seed": from_state("seed"),
+            "audit": from_state("audit"),
             "idempotency": from_state("idempotency"),
             "live": from_state("live"),
             "settings": from_state("settings"),

@@ -15,6 +15,11 @@ from tests.conftest import ADMIN, make_customer, make_event, seats_of
 TRIES = 40
 
 
+async def _audit_ok(http: httpx.AsyncClient, event_id: str) -> None:
+    audit = (await http.get(f"/events/{event_id}/audit", headers=ADMIN)).json()
+    assert audit["ok"], audit["problems"]
+
+
 async def _fans(http: httpx.AsyncClient, n: int) -> list[Any]:
     return list(await asyncio.gather(*(make_customer(http) for _ in range(n))))
 
@@ -47,6 +52,7 @@ async def test_a_seat_is_never_repriced_under_a_hold(http: httpx.AsyncClient) ->
             assert reprice.json()["code"] == "SEAT_NOT_OPEN"
         shown = (await http.get(f"/seats/{seat['id']}")).json()
         assert shown["price"] == (new_price if reprice.status_code == 200 else 10)
+    await _audit_ok(http, event["id"])
 
 
 async def test_a_seat_is_never_deleted_under_a_hold(http: httpx.AsyncClient) -> None:
@@ -74,3 +80,4 @@ async def test_a_seat_is_never_deleted_under_a_hold(http: httpx.AsyncClient) -> 
     assert counts["total"] == len(left)
     assert counts["reserved"] == sum(s["status"] == "RESERVED" for s in left)
     assert counts["onHold"] == sum(s["status"] == "ON_HOLD" for s in left) == 0
+    await _audit_ok(http, event["id"])

@@ -18,6 +18,7 @@ async def test_an_onsale_survives_the_fault(fault: str) -> None:
     assert report.doubled == 0, summary  # no seat reserved twice
     assert report.server_errors == 0, summary  # 503s only, never a 500
     assert report.stuck_seats == 0, summary  # nothing left held or out of step
+    assert report.audit_problems == [], summary  # PostgreSQL and Redis agree, seat by seat
     assert report.recovery_seconds is not None, summary  # it came back with no hand work
     assert report.confirmed > 0, summary  # the onsale really ran
     assert report.workers_after == 2, summary  # a killed worker is replaced

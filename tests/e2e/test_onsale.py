@@ -184,3 +184,6 @@ async def _onsale(clients: list[Any], seconds: float, pg: Any, stack: Any) -> No
         )
     listing = (await client.get(f"/events/{event['id']}", headers=ADMIN)).json()["availability"]
     assert listing == {"open": SEATS - len(pg_reserved), "onHold": 0, "reserved": len(pg_reserved)}
+    audit = (await client.get(f"/events/{event['id']}/audit", headers=ADMIN)).json()
+    assert audit["ok"], audit["problems"]
+    assert (audit["reserved"], audit["onHold"]) == (len(pg_reserved), 0)

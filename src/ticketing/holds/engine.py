@@ -42,6 +42,8 @@ from ticketing.holds.models import (
     Fenced,
     FencedHold,
     HoldGone,
+    HoldRecord,
+    Inventory,
     LimitExceeded,
     LiveHold,
     MirrorSnapshot,
@@ -346,6 +348,41 @@ class HoldEngine:
             return None
         rec = json.loads(raw)
         return FencedHold(hold_id, rec["c"], list(rec["s"]), rec["t0"], rec["t"])
+
+    async def inventory(self, event_id: UUID) -> Inventory:
+        """Everything Redis holds of the event, read in one step and changed in none."""
+        reply = await self._run("inventory", event_id)
+        at = 3
+
+        def take(per: int) -> list[str]:
+            nonlocal at
+            n = int(reply[at]) * per
+            values = reply[at + 1 : at + 1 + n]
+            at += 1 + n
+            return values
+
+        def pairs(values: list[str]) -> dict[str, str]:
+            return dict(zip(values[::2], values[1::2], strict=True))
+
+        reserved = set(take(1))
+        held = pairs(take(2))
+        holds = {}
+        for hold_id, raw in pairs(take(2)).items():
+            rec = json.loads(raw)
+            holds[hold_id] = HoldRecord(
+                rec["c"], list(rec["s"]), int(rec["t0"]), int(rec["t"]), rec.get("f") == 1
+            )
+        by_customer = {c: int(n) for c, n in pairs(take(2)).items()}
+        return Inventory(
+            now_ms=int(reply[0]),
+            mirrored=reply[1] == "1",
+            max_num_seats=int(reply[2]) if reply[2] else None,
+            reserved=reserved,
+            held=held,
+            holds=holds,
+            held_by_customer=by_customer,
+            mirror_seats=pairs(take(2)),
+        )
 
     async def live_holds(self, event_id: UUID) -> list[LiveHold]:
         flat = await self._run("overlay", event_id)

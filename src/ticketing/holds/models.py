@@ -80,6 +80,31 @@ class LiveHold:
 
 
 @dataclass(frozen=True, slots=True)
+class HoldRecord:
+    """A hold as Redis keeps it."""
+
+    customer_id: str
+    seat_ids: list[str]
+    created_ms: int
+    expires_ms: int
+    fenced: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """An event's whole hold state in Redis at one moment (for the inventory audit)."""
+
+    now_ms: int
+    mirrored: bool  # a mirror is registered: holds are decided by it
+    max_num_seats: int | None
+    reserved: set[str]  # seats the mirror holds reserved
+    held: dict[str, str]  # seat id -> hold id
+    holds: dict[str, HoldRecord]
+    held_by_customer: dict[str, int]
+    mirror_seats: dict[str, str]  # seat id -> "section\trow\tnumber\tprice\tversion"
+
+
+@dataclass(frozen=True, slots=True)
 class Ended:
     """What a script says of a hold it ended: the change's sequence, the owner, the seats."""
 

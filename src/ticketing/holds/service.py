@@ -373,6 +373,14 @@ class HoldService:
         """The event's live holds by seat id; an expired hold is never among them."""
         return {h.seat_id: h for h in await self.engine.live_holds(event_id)}
 
+    async def inventory(self, event_id: UUID) -> m.Inventory:
+        """Everything Redis holds of the event at one moment, as it is (the audit's view)."""
+        return await self.engine.inventory(event_id)
+
+    async def active_events(self) -> list[UUID]:
+        """Events with a mirror or holds in Redis: the ones the sweeper visits."""
+        return await self.engine.swept_events()
+
     async def status(self, event_id: UUID) -> EventStatus:
         """Every seat's status at one sequence number; `models.EventUnknown` if no event."""
         return await self.engine.status(event_id)

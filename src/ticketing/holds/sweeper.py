@@ -45,12 +45,14 @@ class Sweeper:
         self._settle = settle
         self._interval = interval
         self._token = secrets.token_hex(8)
+        self.leading = False  # whether this process swept at its last tick
         self._server_ids: str | None = None
 
     async def run(self) -> None:
         while True:
             try:
-                if await self._lead():
+                self.leading = await self._lead()
+                if self.leading:
                     await self._after_restart()
                     await self.sweep_all()
             except AppError as exc:

@@ -66,6 +66,12 @@ POOL = Gauge(
     ["state"],
     multiprocess_mode="livesum",
 )
+AUDIT_PROBLEMS = Gauge(
+    "ticketing_audit_problems",
+    "Problems the last background inventory audit found, by code, over every active event",
+    ["code"],
+    multiprocess_mode="livemostrecent",
+)
 SUBSCRIBERS = Gauge(
     "ticketing_stream_subscribers",
     "Open availability streams, summed over workers",
