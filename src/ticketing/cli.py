@@ -14,6 +14,7 @@ import dataclasses
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from ticketing.embedded import EmbeddedError, EmbeddedStack
+from ticketing.errors import AppError
 from ticketing.settings import Settings, SettingsError
 
 
@@ -30,15 +32,21 @@ def _fail(message: str, status: int = 2) -> None:
 
 
 @contextlib.contextmanager
-def _stack(settings: Settings, *, quiet: bool = False, redis: bool = True) -> Iterator[Settings]:
-    """Settings with every URL and the admin token filled in, embedded servers running."""
+def _stack(
+    settings: Settings, *, quiet: bool = False, redis: bool = True, serving: bool = False
+) -> Iterator[Settings]:
+    """Settings with every URL and the admin token filled in, embedded servers running (and,
+    when `serving`, the data folder this process's alone)."""
     stack = EmbeddedStack(
         settings.data_dir,
         postgres=settings.database_url is None,
         valkey=redis and settings.redis_url is None,
+        exclusive=serving,
     )
     try:
         with stack:
+            if serving:
+                stack.supervise()
             admin_token = settings.admin_token
             if admin_token is None:
                 admin_token, new = stack.admin_token()
@@ -86,6 +94,19 @@ def _granian_logging(fmt: str) -> dict[str, object]:
     }
 
 
+def _require_free_port(host: str, port: int) -> None:
+    """Refuse to start on a port something listens on. Granian's workers share their port
+    (SO_REUSEPORT), so a second server would otherwise start silently beside the first and
+    take half its connections."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # (TIME_WAIT is fine)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            _fail(f"port {port} on {host} is in use ({exc.strerror}); stop what serves there first")
+
+
 def _run_server(settings: Settings, args: argparse.Namespace) -> None:
     from granian import Granian
     from granian.constants import Interfaces, Loops
@@ -107,7 +128,8 @@ def _run_server(settings: Settings, args: argparse.Namespace) -> None:
     host = args.host or settings.host
     port = args.port or settings.port
     workers = args.workers or settings.workers
-    with _stack(settings) as ready:
+    _require_free_port(host, port)
+    with _stack(settings, serving=True) as ready:
         assert ready.database_url is not None
         assert ready.redis_url is not None
         assert ready.admin_token is not None
@@ -162,6 +184,23 @@ async def _reset(database_url: str) -> None:
         await conn.close()
 
 
+async def _forget_redis(redis_url: str, cluster: bool) -> int:
+    """What Redis keeps of the data a reset removes: holds, mirrors, tokens, stored answers,
+    rate counters. Keys of anything else sharing the server are left alone."""
+    from ticketing.auth.tokens import KEY_PATTERNS as TOKENS
+    from ticketing.cache.ratelimit import KEY_PATTERNS as LIMITS
+    from ticketing.cache.redis import Redis
+    from ticketing.holds.service import KEY_PATTERNS as HOLDS
+    from ticketing.web.idempotency import KEY_PATTERNS as ANSWERS
+
+    redis = Redis(redis_url, cluster=cluster, timeout_ms=5000, retry_after=1)
+    await redis.open()
+    try:
+        return await redis.delete_matching([*HOLDS, *TOKENS, *ANSWERS, *LIMITS])
+    finally:
+        await redis.close()
+
+
 async def _seed(database_url: str, redis_url: str) -> str:
     from ticketing.cache.redis import Redis
     from ticketing.db.database import Database
@@ -213,16 +252,26 @@ def _db(settings: Settings, args: argparse.Namespace) -> None:
 
     if args.action == "reset" and not args.yes:
         _fail("db reset deletes every event, seat, customer and reservation; add --yes")
-    with _stack(settings, quiet=True, redis=args.action == "seed") as ready:
+    with _stack(settings, quiet=True, redis=args.action in {"seed", "reset"}) as ready:
         assert ready.database_url
         if args.action == "upgrade":
             migrate.upgrade(ready.database_url, args.revision or "head")
         elif args.action == "downgrade":
             migrate.downgrade(ready.database_url, args.revision or "-1")
         elif args.action == "reset":
+            assert ready.redis_url is not None
+            # Redis first: a reset that stops half-way leaves data without holds or tokens,
+            # never holds and tokens of data that is gone.
+            try:
+                keys = asyncio.run(_forget_redis(ready.redis_url, ready.redis_cluster))
+            except AppError as exc:
+                _fail(f"db reset: Redis did not answer ({exc.detail}); nothing was reset", 1)
             asyncio.run(_reset(ready.database_url))
             migrate.upgrade(ready.database_url)
-            print("Database reset to an empty schema at the latest migration.")
+            print(
+                f"Database reset to an empty schema at the latest migration; {keys} Redis keys"
+                " of holds, mirrors, tokens and stored answers deleted."
+            )
         elif args.action == "seed":
             migrate.upgrade(ready.database_url)
             assert ready.redis_url is not None

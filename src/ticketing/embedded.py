@@ -14,6 +14,7 @@ unprivileged system user, created if needed.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib.util
 import logging
 import os
@@ -23,6 +24,7 @@ import signal
 import socket
 import stat
 import subprocess
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -160,6 +162,15 @@ class EmbeddedPostgres:
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def started(self) -> bool:
+        """Started by this process and not stopped (or killed) on purpose since."""
+        return self._proc is not None
+
+    @property
+    def exit_code(self) -> int | None:
+        return None if self._proc is None else self._proc.poll()
 
     def start(self) -> str:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -356,6 +367,15 @@ class EmbeddedValkey:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def started(self) -> bool:
+        """Started by this process and not stopped (or killed) on purpose since."""
+        return self._proc is not None
+
+    @property
+    def exit_code(self) -> int | None:
+        return None if self._proc is None else self._proc.poll()
+
     def start(self, extra_args: list[str] | None = None) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if (port := self._owner.live_port()) is not None:
@@ -517,15 +537,49 @@ class EmbeddedStack:
         postgres: bool = True,
         valkey: bool = True,
         durable: bool = True,
+        exclusive: bool = False,
     ) -> None:
         self.data_dir = data_dir.resolve()
+        self._exclusive = exclusive
+        self._watching: threading.Thread | None = None
+        self._stopping = threading.Event()
         self.postgres = (
             EmbeddedPostgres(self.data_dir / "postgres", durable=durable) if postgres else None
         )
         self.valkey = EmbeddedValkey(self.data_dir / "valkey", durable=durable) if valkey else None
+        self._lock: int | None = None
+
+    def _take_folder(self) -> None:
+        """One server at a time on a data folder (`exclusive`, as `ticketing serve` asks): a
+        second would attach to the first's PostgreSQL and Valkey and be left answering 503
+        when the first stops them. Short commands (`ticketing db ...`) still attach. The
+        lock is the kernel's (flock): it goes with the process, however that ends."""
+        path = self.data_dir / "serving"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise EmbeddedError(
+                f"the data folder {self.data_dir} is in use by process {holder};"
+                " stop it first, or set TICKETING_DATA_DIR to another folder"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock = fd
+
+    def _release_folder(self) -> None:
+        if self._lock is not None:
+            fd, self._lock = self._lock, None
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+            os.close(fd)  # (closing releases the lock)
 
     def __enter__(self) -> EmbeddedStack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self._exclusive and (self.postgres is not None or self.valkey is not None):
+            self._take_folder()
         try:
             if self.postgres is not None:
                 self.postgres.start()
@@ -544,11 +598,49 @@ class EmbeddedStack:
     ) -> None:
         self.stop()
 
+    def supervise(self, interval: float = 1.0) -> None:
+        """Restart an embedded server that dies (kill -9, a crash), with a log line saying
+        so, for as long as this stack runs: the service, which retries its connections, then
+        recovers by itself. Servers this process only attached to are their owner's."""
+        if self._watching is not None:
+            return
+
+        def watch() -> None:
+            while not self._stopping.wait(interval):
+                for name, server in (("PostgreSQL", self.postgres), ("Valkey", self.valkey)):
+                    if server is None or server.attached or server.running:
+                        continue
+                    if not server.started:
+                        continue  # stopped on purpose (kill() in a test, or stop())
+                    code = server.exit_code
+                    log.warning(
+                        "embedded %s exited (status %s); restarting it on port %s",
+                        name,
+                        code,
+                        server.port,
+                    )
+                    try:
+                        server.start()
+                    except (EmbeddedError, OSError) as exc:
+                        log.warning("embedded %s did not restart (%s); trying again", name, exc)
+                    else:
+                        log.warning("embedded %s is back on port %s", name, server.port)
+
+        self._watching = threading.Thread(target=watch, name="embedded-supervisor", daemon=True)
+        self._watching.start()
+
     def stop(self) -> None:
-        if self.valkey is not None:
-            self.valkey.stop()
-        if self.postgres is not None:
-            self.postgres.stop()
+        self._stopping.set()
+        if self._watching is not None:
+            self._watching.join(timeout=60)
+            self._watching = None
+        try:
+            if self.valkey is not None:
+                self.valkey.stop()
+            if self.postgres is not None:
+                self.postgres.stop()
+        finally:
+            self._release_folder()
 
     def admin_token(self) -> tuple[str, bool]:
         """The admin token kept in the data folder, made on first use. Returns (token, new)."""

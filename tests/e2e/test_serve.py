@@ -37,16 +37,23 @@ def _call(
         return exc.code, json.loads(exc.read())
 
 
-def _start(data_dir: Path, port: int) -> subprocess.Popen[str]:
+def serve_env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
+    """The environment of `ticketing serve` as a new user has it: nothing of the suite's."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("DATABASE_URL", "REDIS_URL", "TICKETING_"))
     }
     env.update(TICKETING_DATA_DIR=str(data_dir), TICKETING_PORT=str(port), TICKETING_WORKERS="2")
+    env.update(extra)
+    return env
+
+
+def _start(data_dir: Path, port: int) -> subprocess.Popen[str]:
+    """(Its output is read when it stops: for a server that logs little.)"""
     return subprocess.Popen(
         [str(BIN / "ticketing"), "serve"],
-        env=env,
+        env=serve_env(data_dir, port),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -192,3 +199,141 @@ def test_check_command_probes_a_running_server(served: str) -> None:
     )
     assert down.returncode == 1
     assert "ticketing:" in down.stderr
+
+
+def _exits(proc: subprocess.Popen[str], within: float = 60) -> str:
+    output, _ = proc.communicate(timeout=within)
+    return output
+
+
+def test_a_second_server_on_a_data_folder_or_port_in_use_refuses_to_start(
+    tmp_path: Path,
+) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    base = f"http://127.0.0.1:{port}"
+    first = _start(data_dir, port)
+    try:
+        _wait_ready(first, base)
+        same_folder = _start(data_dir, free_port())
+        refused = _exits(same_folder)
+        assert same_folder.returncode == 1, refused
+        assert f"is in use by process {first.pid}" in refused, refused
+        same_port = _start(tmp_path / "other", port)
+        refused = _exits(same_port)
+        assert same_port.returncode == 2, refused
+        assert f"port {port} on 127.0.0.1 is in use" in refused, refused
+        assert not _server_processes(tmp_path / "other")
+        assert _call("GET", f"{base}/health/ready")[0] == 200  # the first is untouched
+    finally:
+        output = _stop(first)
+    assert first.returncode == 0, output
+    again = _start(data_dir, port)  # the folder is free once its server stopped
+    try:
+        _wait_ready(again, base)
+    finally:
+        _stop(again)
+
+
+def test_db_reset_leaves_nothing_behind_in_redis(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = _start(data_dir, port)
+    try:
+        _wait_ready(proc, base)
+        token = (data_dir / "admin-token").read_text().strip()
+        body = {
+            "eventName": "Before the reset",
+            "eventLocation": "Here",
+            "eventDateTimeStamp": "2027-01-01T20:00:00Z",
+            "numSeats": 10,
+        }
+        _, event = _call("POST", f"{base}/events", body, token)
+        _, fan = _call("POST", f"{base}/customers", {"firstName": "N", "lastName": "U"})
+        status, _ = _call(
+            "POST", f"{base}/events/{event['id']}/holds", {"quantity": 2}, fan["token"]
+        )
+        assert status == 201
+    finally:
+        _stop(proc)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
+    env["TICKETING_DATA_DIR"] = str(data_dir)
+    reset = subprocess.run(
+        [str(BIN / "ticketing"), "db", "reset", "--yes"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert reset.returncode == 0, reset.stdout + reset.stderr
+    assert "Redis keys" in reset.stdout
+    proc = _start(data_dir, port)
+    try:
+        _wait_ready(proc, base)
+        # The deleted customer's token is gone with them: it can neither read nor hold.
+        status, _ = _call("GET", f"{base}/customers/{fan['customer']['id']}", token=fan["token"])
+        assert status == 401
+        _, event2 = _call("POST", f"{base}/events", {**body, "eventName": "After"}, token)
+        status, _ = _call(
+            "POST", f"{base}/events/{event2['id']}/holds", {"quantity": 1}, fan["token"]
+        )
+        assert status == 401
+        # The wiped event answers nothing from Redis either.
+        for path in ("availability", "open-count", "seats"):
+            assert _call("GET", f"{base}/events/{event['id']}/{path}")[0] == 404, path
+        status, fresh = _call("GET", f"{base}/events/{event2['id']}/availability")
+        assert (status, fresh["onHold"], fresh["open"]) == (200, 0, 10)
+    finally:
+        _stop(proc)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except OSError:
+        return False  # gone altogether
+
+
+def _pid(path: Path) -> int:
+    return int(path.read_text().split()[0])
+
+
+def _recovers(base: str, token: str, within: float = 30) -> float:
+    """Seconds until the service answers a write that needs both PostgreSQL and Redis."""
+    started = time.monotonic()
+    body = {"firstName": "Back", "lastName": "Again"}
+    while time.monotonic() - started < within:
+        try:
+            if _call("POST", f"{base}/customers", body)[0] == 201:
+                return time.monotonic() - started
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"the service did not recover within {within} s")
+
+
+def test_embedded_servers_that_die_are_restarted_and_the_service_recovers(
+    tmp_path: Path,
+) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = _start(data_dir, port)
+    try:
+        _wait_ready(proc, base)
+        token = (data_dir / "admin-token").read_text().strip()
+        _recovers(base, token)
+        for pid_file in (
+            data_dir / "valkey" / "valkey.pid",
+            data_dir / "postgres" / "postmaster.pid",
+        ):
+            dead = _pid(pid_file)
+            os.kill(dead, signal.SIGKILL)  # as kill -9
+            _recovers(base, token)
+            assert _pid(pid_file) != dead  # a new server, not the old one come back
+            assert not _zombie(dead), "the dead server was left a zombie"
+    finally:
+        output = _stop(proc)
+    assert proc.returncode == 0, output
+    assert "embedded Valkey exited" in output, output
+    assert "embedded PostgreSQL exited" in output, output
+    assert not _server_processes(data_dir)

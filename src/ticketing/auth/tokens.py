@@ -34,6 +34,10 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# Every key of the tokens, as SCAN patterns (`ticketing db reset` deletes them).
+KEY_PATTERNS = ("tok:*", "ctok:*")
+
+
 def _token_key(token_hash: str) -> str:
     return f"tok:{token_hash}"
 

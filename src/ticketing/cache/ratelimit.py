@@ -82,6 +82,9 @@ class Verdict:
         ]
 
 
+KEY_PATTERNS = ("rl:*",)  # every counter's key, as a SCAN pattern (`ticketing db reset`)
+
+
 def address_subject(address: str) -> str:
     return "a:" + address
 

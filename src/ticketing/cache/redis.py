@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
 from glide import (
     BackoffStrategy,
     ClosingError,
+    ClusterScanCursor,
     GlideClient,
     GlideClientConfiguration,
     GlideClusterClient,
@@ -159,6 +160,34 @@ class Redis:
                     self._client = None  # a closed client never comes back; make a new one
                 raise DependencyUnavailable("redis", self._retry_after) from exc
             raise
+
+    async def delete_matching(self, patterns: Sequence[str]) -> int:
+        """Delete every key matching one of `patterns` (glob, as SCAN MATCH), on every node
+        of a cluster; returns how many went. For `ticketing db reset`, never a request."""
+
+        async def run(client: Client) -> int:
+            deleted = 0
+            for pattern in patterns:
+                if isinstance(client, GlideClusterClient):
+                    cursor = ClusterScanCursor()  # type: ignore[no-untyped-call]
+                    while not cursor.is_finished():
+                        reply = await client.scan(cursor, match=pattern, count=1000)
+                        cursor = cast(ClusterScanCursor, reply[0])
+                        for key in cast(list[bytes], reply[1]):  # keys of many slots
+                            deleted += await client.delete([key])
+                else:
+                    position: bytes = b"0"
+                    while True:
+                        page = await client.scan(position, match=pattern, count=1000)
+                        position = cast(bytes, page[0])
+                        found = cast(list[bytes | str], page[1])
+                        if found:
+                            deleted += await client.delete(found)
+                        if position == b"0":
+                            break
+            return deleted
+
+        return await self.call(run)
 
     async def ping(self) -> None:
         await self.call(lambda c: c.ping())

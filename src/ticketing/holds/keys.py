@@ -13,6 +13,10 @@ from __future__ import annotations
 from dataclasses import astuple, dataclass, fields
 from uuid import UUID
 
+# Every key of the hold engine, as SCAN patterns (`ticketing db reset` deletes them): the
+# events' keys and pub/sub channels share `{ev:`, the rest are below.
+PATTERNS = ("{ev:*", "hold:*", "cholds:*", "holds:*")
+
 # Outside any event's slot.
 SWEEP_SET = "holds:events"  # events the sweeper visits
 SWEEPER_LEASE = "holds:sweeper"  # which process sweeps now

@@ -39,6 +39,8 @@ from ticketing.seatview.view import seat_view
 
 log = logging.getLogger("ticketing.holds")
 
+KEY_PATTERNS = keys.PATTERNS  # every Redis key of holds, as SCAN patterns (`db reset`)
+
 
 def _time(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)

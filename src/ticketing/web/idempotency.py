@@ -28,6 +28,7 @@ from ticketing.auth.caller import Caller
 from ticketing.cache.redis import Redis
 from ticketing.errors import AppError, Conflict, ValidationFailed
 
+KEY_PATTERNS = ("idem:*",)  # every stored answer's key, as a SCAN pattern (`ticketing db reset`)
 TTL_SECONDS = 24 * 3600
 PENDING_SECONDS = 60
 
