@@ -130,3 +130,24 @@ async def test_cancelling_reservations_never_leaves_the_event_unsellable(
     again = await _hold_one(http, event["id"], seats[0]["id"], fan)  # cancelled: open again
     assert again.status_code == 201, again.text
     await _audit_ok(http, event["id"])
+
+
+async def test_an_event_is_never_deleted_under_a_hold(http: httpx.AsyncClient) -> None:
+    fan = await make_customer(http)
+    for i in range(30):
+        event = await make_event(http, numSeats=10)
+        seats = await seats_of(http, event["id"])
+        warm = (await _hold_one(http, event["id"], seats[1]["id"], fan)).json()  # a mirror
+        await http.delete(f"/holds/{warm['id']}", headers=fan.headers)
+        seat = seats[0]
+        removed, hold = await asyncio.gather(
+            http.delete(f"/events/{event['id']}", headers=ADMIN),
+            _hold_one(http, event["id"], seat["id"], fan),
+        )
+        assert removed.status_code in {204, 409}, removed.text
+        assert hold.status_code in {201, 404}, hold.text
+        assert not (removed.status_code == 204 and hold.status_code == 201), (i, hold.text)
+        if hold.status_code == 201:
+            assert (
+                await http.delete(f"/holds/{hold.json()['id']}", headers=fan.headers)
+            ).status_code == 204

@@ -177,11 +177,14 @@ class EventService:
                 raise Conflict(
                     f"{reserved} seats of this event are reserved", code="EVENT_HAS_RESERVATIONS"
                 )
+            # No hold can be placed from here on: the mirror is gone, and its rebuild waits
+            # for this transaction (the row lock), to find no event. A hold placed before is
+            # seen just below.
+            await self._holds.inventory_changed(event_id, seats_changed=False)
             if held := await self._holds.held_seats(event_id):
                 raise Conflict(
                     f"{len(held)} seats of this event are on hold", code="EVENT_HAS_HOLDS"
                 )
-            await self._holds.inventory_changed(event_id)
             await events_repo.delete(conn, event_id)
         await self._holds.inventory_changed(event_id)  # live readers learn it is gone
         self._seats.forget_pages(event_id)
