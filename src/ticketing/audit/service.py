@@ -217,6 +217,15 @@ def compare(
                 )
         for seat_id in redis.mirror_seats.keys() - seats.keys():
             found.add("MIRROR_STALE", "the mirror has a seat the event does not", seat=seat_id)
+        # Best available offers exactly the free index: it must be the mirror's seats that
+        # are neither reserved nor held.
+        should_be_free = redis.mirror_seats.keys() - redis.reserved - redis.held.keys()
+        for seat_id in redis.free - should_be_free:
+            found.add(
+                "FREE_INDEX_WRONG", "offered by best available, but held or reserved", seat=seat_id
+            )
+        for seat_id in should_be_free - redis.free:
+            found.add("FREE_INDEX_WRONG", "open, but never offered by best available", seat=seat_id)
     if pg.num_seats != len(seats):
         found.add(
             "COUNTS_MISMATCH", f"numSeats is {pg.num_seats}; the event has {len(seats)} seats"

@@ -382,6 +382,7 @@ class HoldEngine:
             holds=holds,
             held_by_customer=by_customer,
             mirror_seats=pairs(take(2)),
+            free={member.partition("\t")[0] for member in take(1)},
         )
 
     async def live_holds(self, event_id: UUID) -> list[LiveHold]:

@@ -45,16 +45,22 @@ def customer_holds_key(customer_id: UUID | str) -> str:
 class EventKeys:
     """Every key of one event, in the order the scripts receive them as KEYS.
 
-    The first five are the mirror of PostgreSQL (rebuilt whenever missing); the rest are
+    The first six are the mirror of PostgreSQL (rebuilt whenever missing); the rest are
     the holds and the change counter, which live only in Redis. Types and contents are in
     docs/design/holds.md ("Key layout").
     """
 
     meta: str  # HASH max, hold (seconds), ga (0/1), registered (0/1): the mirror's header
     seats: str  # HASH seat id -> "section\trow\tnumber\tprice\tversion"
-    order: str  # LIST "id\tsection\trow\tnumber", cheapest first, then front to back
+    # HASH seat id -> its best-available rank: 0 is the best seat (cheapest first, then
+    # front to back). (Not `order`: that name was a LIST, which a Redis kept across an
+    # upgrade may still hold.)
+    rank: str
     reserved: str  # SET seat ids reserved in PostgreSQL
     rescount: str  # HASH customer id -> seats reserved in this event
+    # ZSET "id\tsection\trow\tnumber" scored by rank: the seats neither reserved nor held,
+    # which best available reads in order without a call per seat
+    free: str
     held: str  # HASH seat id -> hold id
     expiry: str  # ZSET hold id -> expiry (or fence deadline), ms since the epoch
     custheld: str  # HASH customer id -> seats held in this event
@@ -77,7 +83,7 @@ class EventKeys:
 
 
 NAMES = tuple(f.name for f in fields(EventKeys))
-MIRROR = NAMES[:5]
+MIRROR = NAMES[:6]
 
 
 def lua_prelude() -> str:

@@ -102,6 +102,7 @@ class Inventory:
     holds: dict[str, HoldRecord]
     held_by_customer: dict[str, int]
     mirror_seats: dict[str, str]  # seat id -> "section\trow\tnumber\tprice\tversion"
+    free: set[str] = field(default_factory=set)  # seat ids in the free index (best available)
 
 
 @dataclass(frozen=True, slots=True)

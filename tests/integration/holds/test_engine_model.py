@@ -47,6 +47,8 @@ from ticketing.holds.service import HoldService
 from ticketing.seats.service import SeatService
 from ticketing.settings import Settings
 
+from .best import Place, pick
+
 T = TypeVar("T")
 MAX_PER_CUSTOMER = 4
 CUSTOMERS = 3
@@ -190,7 +192,9 @@ class HoldModel(RuleBasedStateMachine):
         except LimitExceeded:
             assert self._count(cid) + quantity > MAX_PER_CUSTOMER
             return
-        assert placed.seat_ids == free[:quantity]  # all seats cost the same: front first
+        # All seats cost the same, in one row of ten: front first, sparing lone seats.
+        order = [Place(s, "", "A", n) for n, s in enumerate(self.seats, start=1)]
+        assert placed.seat_ids == pick(order, set(free), quantity, None, adjacent=False)
         self.holds[str(hold_id)] = (cid, placed.seat_ids, 0)
         for seat in placed.seat_ids:
             self.held[seat] = str(hold_id)

@@ -6,9 +6,11 @@
 -- number of those keys, so a script given more reads KEYS[EXTRA + 1]...
 --   meta      HASH  max, hold (seconds), ga (0/1), registered (0/1): the mirror's header
 --   seats     HASH  seat id -> "section\trow\tnumber\tprice\tversion" for every seat
---   order     LIST  "id\tsection\trow\tnumber", cheapest first, then front to back
+--   rank      HASH  seat id -> best-available rank (0 best: cheapest first, then front to back)
 --   reserved  SET   seat ids reserved in PostgreSQL (the mirror)
 --   rescount  HASH  customer id -> seats reserved in this event
+--   free      ZSET  "id\tsection\trow\tnumber" scored by rank: every seat of the mirror
+--                   neither reserved nor held (kept by unfree/refree below)
 --   held      HASH  seat id -> hold id
 --   expiry    ZSET  hold id -> expiry (or fence deadline), ms since the epoch
 --   custheld  HASH  customer id -> seats held in this event
@@ -50,10 +52,54 @@ local function announce(kind, seats, status, expires)
   return seq
 end
 
+-- The mirror's format: a mirror written by an older release (another layout of these
+-- keys) is not present for these scripts, and is rebuilt.
+local MIRROR_FORMAT = '2'
+
+-- Whether the event's mirror is present: loaded, registered with the sweeper, this format.
+local function mirrored()
+  local m = redis.call('HMGET', K.meta, 'registered', 'format')
+  return m[1] == '1' and m[2] == MIRROR_FORMAT
+end
+
+-- A seat's member of K.free, from its details in K.seats.
+local function free_entry(seat, packed)
+  local sec, row, num = string.match(packed, '^([^\t]*)\t([^\t]*)\t([^\t]*)\t')
+  return seat .. '\t' .. sec .. '\t' .. row .. '\t' .. num
+end
+
+-- Seats just held: out of the free index (one call for all of them).
+local function unfree(seats)
+  if #seats == 0 then return end
+  local packed = redis.call('HMGET', K.seats, unpack(seats))
+  local members = {}
+  for i, seat in ipairs(seats) do
+    if packed[i] then members[#members + 1] = free_entry(seat, packed[i]) end
+  end
+  if #members > 0 then redis.call('ZREM', K.free, unpack(members)) end
+end
+
+-- Seats that may be open again (a hold ended, a reservation was cancelled): back in the
+-- free index, each only if the mirror has it and it is neither reserved nor held.
+local function refree(seats)
+  if #seats == 0 or redis.call('EXISTS', K.meta) == 0 then return end
+  local packed = redis.call('HMGET', K.seats, unpack(seats))
+  local ranks = redis.call('HMGET', K.rank, unpack(seats))
+  local args = {}
+  for i, seat in ipairs(seats) do
+    if packed[i] and ranks[i] and redis.call('SISMEMBER', K.reserved, seat) == 0
+        and redis.call('HEXISTS', K.held, seat) == 0 then
+      args[#args + 1] = ranks[i]
+      args[#args + 1] = free_entry(seat, packed[i])
+    end
+  end
+  if #args > 0 then redis.call('ZADD', K.free, unpack(args)) end
+end
+
 -- Drop the mirror (never the holds) and count a generation, so that a build that began
 -- before this drop, and may have read the rows the change replaced, is refused (load.lua).
 local function drop_mirror()
-  redis.call('DEL', K.meta, K.seats, K.order, K.reserved, K.rescount)
+  redis.call('DEL', K.meta, K.seats, K.rank, K.reserved, K.rescount, K.free)
   redis.call('INCR', K.gen)
   redis.call('EXPIRE', K.gen, 86400)
 end
@@ -75,6 +121,7 @@ local function drop_hold(id, rec)
   end
   redis.call('HDEL', K.holds, id)
   redis.call('ZREM', K.expiry, id)
+  refree(rec.s)
   return rec.s
 end
 

@@ -7,13 +7,99 @@
 -- Returns {'OK', expires, created, sequence, seat, details, seat, details...} (details as in `seats`,
 --         so the answer needs no PostgreSQL) | {'NO_MIRROR'} | {'UNKNOWN', seat...}
 --       | {'UNAVAILABLE', seat...} | {'LIMIT', already, max} | {'NONE'}
-if redis.call('HGET', K.meta, 'registered') ~= '1' then return {'NO_MIRROR'} end
+--
+-- Best available reads the free index (K.free: open seats by rank) a page at a time, never
+-- the whole seat list nor a call per seat, and answers at once when fewer seats are open
+-- than asked for (a sold-out event costs two calls). It does not leave a lone open seat
+-- (one with no open neighbour in its row) when another choice in the same section leaves
+-- none: a run of open seats side by side is taken whole, or with two or more left. (It
+-- never moves a fan to another section to spare a lone seat.)
+if not mirrored() then return {'NO_MIRROR'} end
 local now = now_ms()
 purge(now)
 local hold_id, customer, index_ttl, mode = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local max = tonumber(redis.call('HGET', K.meta, 'max'))
+local already = tonumber(redis.call('HGET', K.custheld, customer) or '0')
+  + tonumber(redis.call('HGET', K.rescount, customer) or '0')
+local function over_limit(n)
+  return already + n > max
+end
 
-local function free(seat)
-  return redis.call('SISMEMBER', K.reserved, seat) == 0 and redis.call('HEXISTS', K.held, seat) == 0
+local PAGE = 256  -- free seats read per call
+
+-- Runs of open seats side by side (consecutive ranks, one row, numbers one apart), in rank
+-- order, each handed to `take(run, section)` when complete; `take` returns true to stop.
+local function runs(section, take)
+  local run, last_rank, last_row, last_num, last_sec = {}, nil, nil, nil, nil
+  local start = 0
+  while true do
+    local page = redis.call('ZRANGE', K.free, start, start + PAGE - 1, 'WITHSCORES')
+    for i = 1, #page, 2 do
+      local seat, sec, row, num = string.match(page[i], '^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$')
+      if section == '' or sec == section then
+        local rank, row_key, n = tonumber(page[i + 1]), sec .. '\t' .. row, tonumber(num)
+        if #run > 0 and not (rank == last_rank + 1 and row_key == last_row and n
+            and last_num and n == last_num + 1) then
+          if take(run, last_sec) then return end
+          run = {}
+        end
+        run[#run + 1] = seat
+        last_rank, last_row, last_num, last_sec = rank, row_key, n, sec
+      end
+    end
+    if #page < 2 * PAGE then break end
+    start = start + PAGE
+  end
+  if #run > 0 then take(run, last_sec) end
+end
+
+local function first(run, n)
+  local seats = {}
+  for i = 1, n do seats[i] = run[i] end
+  return seats
+end
+
+-- `quantity` seats side by side in one row: the first run that fits, unless it would leave
+-- one seat alone and a later run of the same section fits without.
+local function side_by_side(quantity, section)
+  local fits, fits_sec, found
+  runs(section, function(run, sec)
+    if fits and sec ~= fits_sec then return true end
+    local left = #run - quantity
+    if left == 0 or left >= 2 then
+      found = first(run, quantity)
+      return true
+    end
+    if left == 1 and not fits then fits, fits_sec = first(run, quantity), sec end
+    return false
+  end)
+  return found or fits
+end
+
+-- The best `quantity` open seats, side by side or not: runs taken in rank order. Where the
+-- best seats would leave one seat of a run alone, that run gives one seat fewer (or none)
+-- and later runs of the same sections make up the number; when they cannot, the best seats.
+local function anywhere(quantity, section, rows)
+  local best, sections, alone = {}, {}, false
+  runs(section, function(run, sec)
+    local t = math.min(quantity - #best, #run)
+    for i = 1, t do best[#best + 1] = run[i] end
+    sections[sec] = true
+    if #run - t == 1 then alone = true end
+    return #best == quantity
+  end)
+  if #best < quantity then return nil end
+  if not (rows and alone) then return best end
+  local chosen = {}
+  runs(section, function(run, sec)
+    if not sections[sec] then return true end
+    local t = math.min(quantity - #chosen, #run)
+    if #run - t == 1 then t = t - 1 end
+    for i = 1, t do chosen[#chosen + 1] = run[i] end
+    return #chosen == quantity
+  end)
+  if #chosen == quantity then return chosen end
+  return best
 end
 
 local chosen = {}
@@ -23,48 +109,31 @@ if mode == 'ids' then
     local seat = ARGV[i]
     if redis.call('HEXISTS', K.seats, seat) == 0 then
       unknown[#unknown + 1] = seat
-    elseif not free(seat) then
+    elseif redis.call('SISMEMBER', K.reserved, seat) == 1 or redis.call('HEXISTS', K.held, seat) == 1 then
       taken[#taken + 1] = seat
     end
     chosen[#chosen + 1] = seat
   end
   if #unknown > 0 then table.insert(unknown, 1, 'UNKNOWN'); return unknown end
   if #taken > 0 then table.insert(taken, 1, 'UNAVAILABLE'); return taken end
+  if over_limit(#chosen) then return {'LIMIT', tostring(already), tostring(max)} end
 else
   local quantity, section = tonumber(ARGV[6]), ARGV[7]
-  local adjacent = ARGV[8] == '1' and redis.call('HGET', K.meta, 'ga') ~= '1'
-  local run, run_row, run_num = {}, nil, nil
-  for _, entry in ipairs(redis.call('LRANGE', K.order, 0, -1)) do
-    local seat, sec, row, num = string.match(entry, '^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$')
-    if section == '' or sec == section then
-      if not adjacent then
-        if free(seat) then run[#run + 1] = seat end
-      else
-        local row_key, n = sec .. '\t' .. row, tonumber(num)
-        if not free(seat) then
-          run = {}
-        elseif #run > 0 and row_key == run_row and n == run_num + 1 then
-          run[#run + 1] = seat
-        else
-          run = {seat}
-        end
-        run_row, run_num = row_key, n
-      end
-      if #run == quantity then break end
-    end
+  if over_limit(quantity) then return {'LIMIT', tostring(already), tostring(max)} end
+  if redis.call('ZCARD', K.free) < quantity then return {'NONE'} end
+  local seated = redis.call('HGET', K.meta, 'ga') ~= '1'
+  if ARGV[8] == '1' and seated then
+    chosen = side_by_side(quantity, section)
+  else
+    chosen = anywhere(quantity, section, seated)
   end
-  if #run < quantity then return {'NONE'} end
-  chosen = run
+  if not chosen then return {'NONE'} end
 end
-
-local max = tonumber(redis.call('HGET', K.meta, 'max'))
-local already = tonumber(redis.call('HGET', K.custheld, customer) or '0')
-  + tonumber(redis.call('HGET', K.rescount, customer) or '0')
-if already + #chosen > max then return {'LIMIT', tostring(already), tostring(max)} end
 
 local seconds = tonumber(redis.call('HGET', K.meta, 'hold'))
 local expires = now + seconds * 1000
 for _, seat in ipairs(chosen) do redis.call('HSET', K.held, seat, hold_id) end
+unfree(chosen)
 redis.call('HSET', K.holds, hold_id,
   cjson.encode({c = customer, s = chosen, t0 = now, t = expires, h = seconds, f = 0}))
 redis.call('ZADD', K.expiry, expires, hold_id)
@@ -77,8 +146,9 @@ if index_ttl > 0 then
   redis.call('EXPIRE', KEYS[EXTRA + 2], index_ttl)
 end
 local reply = {'OK', tostring(expires), tostring(now), tostring(seq)}
-for _, seat in ipairs(chosen) do
+local details = redis.call('HMGET', K.seats, unpack(chosen))
+for i, seat in ipairs(chosen) do
   reply[#reply + 1] = seat
-  reply[#reply + 1] = redis.call('HGET', K.seats, seat)
+  reply[#reply + 1] = details[i]
 end
 return reply

@@ -1,9 +1,10 @@
 -- The event's whole hold state at one moment, for the inventory audit. Reads only: an
 -- expired hold is reported as it is, not released, so the audit can see one left behind.
--- Returns {now, registered ('' without a mirror), max ('' without a mirror),
+-- Returns {now, '1' with a mirror ('' without), max ('' without a mirror),
 --          n, reserved seat x n, m, (seat, hold) x m from held, k, (hold, record) x k,
---          j, (customer, seats held) x j, s, (seat, details) x s from the mirror}
-local reply = {tostring(now_ms()), redis.call('HGET', K.meta, 'registered') or '',
+--          j, (customer, seats held) x j, s, (seat, details) x s from the mirror,
+--          f, free-index member x f}
+local reply = {tostring(now_ms()), mirrored() and '1' or '',
   redis.call('HGET', K.meta, 'max') or ''}
 local function add(values, per)
   reply[#reply + 1] = tostring(#values / per)
@@ -14,4 +15,5 @@ add(redis.call('HGETALL', K.held), 2)
 add(redis.call('HGETALL', K.holds), 2)
 add(redis.call('HGETALL', K.custheld), 2)
 add(redis.call('HGETALL', K.seats), 2)
+add(redis.call('ZRANGE', K.free, 0, -1), 1)
 return reply

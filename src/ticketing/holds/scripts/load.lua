@@ -3,33 +3,45 @@
 --       version]...]
 --       in best-available order, reserved: [id...], rescount: {customer: n}},
 --       6 the mirror's generation when the snapshot began to be read
--- Holds are not touched: a rebuilt mirror goes under the holds that exist.
+-- Holds are not touched: a rebuilt mirror goes under the holds that exist, and its free
+-- index leaves out the seats they hold.
 -- Live readers are told to start afresh.
 -- Returns 1 when built, 0 when a mirror was there, -1 when the mirror was dropped since the
 -- snapshot began (an admin change may have committed after it was read: read it again).
 if generation() ~= ARGV[6] then return -1 end
-if redis.call('EXISTS', K.meta) == 1 then return 0 end
+if redis.call('HGET', K.meta, 'format') == MIRROR_FORMAT then return 0 end
 local snap = cjson.decode(ARGV[5])
-redis.call('DEL', K.seats, K.order, K.reserved, K.rescount)
-local info, entries = {}, {}
-for _, s in ipairs(snap.seats) do
-  info[#info + 1] = s[1]
-  info[#info + 1] = s[2] .. '\t' .. s[3] .. '\t' .. s[4] .. '\t' .. s[5] .. '\t' .. s[6]
-  entries[#entries + 1] = s[1] .. '\t' .. s[2] .. '\t' .. s[3] .. '\t' .. s[4]
-  if #entries == 500 then
+redis.call('DEL', K.meta, K.seats, K.rank, K.reserved, K.rescount, K.free)
+local reserved = {}
+for _, id in ipairs(snap.reserved) do
+  reserved[id] = true
+  redis.call('SADD', K.reserved, id)
+end
+local info, ranks, free = {}, {}, {}
+local function flush()
+  if #info > 0 then
     redis.call('HSET', K.seats, unpack(info))
-    redis.call('RPUSH', K.order, unpack(entries))
-    info, entries = {}, {}
+    redis.call('HSET', K.rank, unpack(ranks))
   end
+  if #free > 0 then redis.call('ZADD', K.free, unpack(free)) end
+  info, ranks, free = {}, {}, {}
 end
-if #entries > 0 then
-  redis.call('HSET', K.seats, unpack(info))
-  redis.call('RPUSH', K.order, unpack(entries))
+for rank, s in ipairs(snap.seats) do
+  local id = s[1]
+  info[#info + 1] = id
+  info[#info + 1] = s[2] .. '\t' .. s[3] .. '\t' .. s[4] .. '\t' .. s[5] .. '\t' .. s[6]
+  ranks[#ranks + 1] = id
+  ranks[#ranks + 1] = rank - 1
+  if not reserved[id] and redis.call('HEXISTS', K.held, id) == 0 then
+    free[#free + 1] = rank - 1
+    free[#free + 1] = id .. '\t' .. s[2] .. '\t' .. s[3] .. '\t' .. s[4]
+  end
+  if #info == 1000 then flush() end
 end
-for _, id in ipairs(snap.reserved) do redis.call('SADD', K.reserved, id) end
+flush()
 for customer, n in pairs(snap.rescount) do redis.call('HSET', K.rescount, customer, n) end
 redis.call('HSET', K.meta, 'max', ARGV[2], 'hold', ARGV[3], 'ga', ARGV[4], 'registered', '0',
-  'gen', ARGV[6])
+  'gen', ARGV[6], 'format', MIRROR_FORMAT)
 -- Reserved seats may differ from what live readers were told (a cancel or confirmation whose
 -- Redis step was lost): they start afresh from the new mirror.
 announce('layout', {}, '')

@@ -2,7 +2,7 @@
 -- Expired holds are released first, so nothing past its time is reported as held.
 -- Returns {'NO_MIRROR'} | {epoch, seq, ga, n, (seat id, details) x n, m, reserved id x m,
 --          (seat id, hold expiry ms)...}; details as in `seats`.
-if redis.call('HGET', K.meta, 'registered') ~= '1' then return {'NO_MIRROR'} end
+if not mirrored() then return {'NO_MIRROR'} end
 local now = now_ms()
 purge(now)
 local reply = {epoch(), redis.call('GET', K.seq) or '0', redis.call('HGET', K.meta, 'ga')}

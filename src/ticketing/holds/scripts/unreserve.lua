@@ -7,5 +7,6 @@ if redis.call('EXISTS', K.meta) == 1 then
   if redis.call('HINCRBY', K.rescount, ARGV[2], -#seats) <= 0 then
     redis.call('HDEL', K.rescount, ARGV[2])
   end
+  refree(seats)
 end
 return {'OK', tostring(announce('cancelled', seats, 'OPEN'))}

@@ -1,0 +1,198 @@
+"""Best available on the real Valkey, against the plain reference of `best.py`, over
+generated venues: rows of several lengths in sections of several prices, some seats taken.
+
+The property that matters to fans and box offices is checked by brute force, not by the
+reference: when best available leaves an open seat alone in its row, every other block of
+side-by-side seats in that section would have too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from uuid import UUID
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ticketing.cache.redis import Redis
+from ticketing.holds.engine import HoldEngine, event_keys
+from ticketing.holds.models import MirrorSnapshot, NoneAvailable
+
+from .best import Place, leaves_lone, pick, runs
+from .conftest import sweeping_alone
+
+Venue = tuple[list[Place], set[str]]
+
+
+@st.composite
+def venues(draw: st.DrawFn) -> Venue:
+    """Sections in price order, each with rows of 1 to 9 seats; some seats reserved."""
+    order: list[Place] = []
+    for s in range(draw(st.integers(1, 3))):
+        for r in range(draw(st.integers(1, 3))):
+            for n in range(1, draw(st.integers(1, 9)) + 1):
+                order.append(Place(f"s{s}-r{r}-{n}", f"S{s}", f"R{r}", n))
+    taken = draw(st.sets(st.sampled_from([p.seat for p in order])))
+    return order, {p.seat for p in order} - taken
+
+
+class Snapshots:
+    """The engine's mirror loader over venues made here (no PostgreSQL: the hold script is
+    under test, and Valkey is real)."""
+
+    def __init__(self) -> None:
+        self.venues: dict[UUID, MirrorSnapshot] = {}
+
+    def add(self, order: list[Place], free: set[str]) -> tuple[UUID, dict[str, str]]:
+        event_id = uuid.uuid4()
+        ids = {p.seat: str(uuid.uuid4()) for p in order}
+        self.venues[event_id] = MirrorSnapshot(
+            max_num_seats=100,
+            seat_hold_time=60,
+            general_admission=False,
+            seats=[(ids[p.seat], p.section, p.row, str(p.number), "10.00", "1") for p in order],
+            reserved=[ids[p.seat] for p in order if p.seat not in free],
+            reserved_by_customer={},
+        )
+        return event_id, ids
+
+    async def __call__(self, event_id: UUID) -> MirrorSnapshot | None:
+        return self.venues.get(event_id)
+
+
+SNAPSHOTS = Snapshots()
+
+
+def _engine(redis: Redis) -> HoldEngine:
+    return HoldEngine(redis, SNAPSHOTS)
+
+
+async def _hold(
+    redis: Redis, venue: Venue, quantity: int, section: str | None, adjacent: bool
+) -> list[str] | None:
+    order, free = venue
+    event_id, ids = SNAPSHOTS.add(order, free)
+    names = {v: k for k, v in ids.items()}
+    try:
+        placed = await _engine(redis).hold_best(
+            event_id, uuid.uuid4(), uuid.uuid4(), quantity, section, adjacent
+        )
+    except NoneAvailable:
+        return None
+    finally:
+        keys: list[str | bytes] = list(event_keys(event_id).ordered())
+        await redis.call(lambda c: c.delete(keys))
+        del SNAPSHOTS.venues[event_id]
+    return [names[s] for s in placed.seat_ids]
+
+
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@PROPERTY
+@given(venue=venues(), quantity=st.integers(1, 4), adjacent=st.booleans(), data=st.data())
+async def test_best_available_picks_as_the_reference(
+    redis: Redis, venue: Venue, quantity: int, adjacent: bool, data: st.DataObject
+) -> None:
+    order, free = venue
+    section = data.draw(st.sampled_from([None, *sorted({p.section for p in order})]))
+    got = await _hold(redis, venue, quantity, section, adjacent)
+    assert got == pick(order, free, quantity, section, adjacent)
+
+
+@PROPERTY
+@given(venue=venues(), quantity=st.integers(1, 4))
+async def test_side_by_side_leaves_no_lone_seat_when_another_block_would_not(
+    redis: Redis, venue: Venue, quantity: int
+) -> None:
+    order, free = venue
+    got = await _hold(redis, venue, quantity, None, adjacent=True)
+    blocks = [
+        [p.seat for p in run[i : i + quantity]]
+        for run in runs(order, free, None)
+        for i in range(len(run) - quantity + 1)
+    ]
+    if got is None:
+        assert not blocks
+        return
+    assert got in blocks
+    place = {p.seat: p for p in order}
+    section = place[got[0]].section
+    in_section = [b for b in blocks if place[b[0]].section == section]
+    # Never a dearer section than needed: the first section where a block fits.
+    assert section == place[blocks[0][0]].section
+    if leaves_lone(order, free, got):
+        assert all(leaves_lone(order, free, b) for b in in_section), (got, in_section)
+    else:
+        # The best such block: the first in the order that leaves none.
+        assert got == next(b for b in in_section if not leaves_lone(order, free, b))
+
+
+@PROPERTY
+@given(venue=venues(), quantity=st.integers(1, 4))
+async def test_scattered_seats_are_the_best_ones_unless_they_strand_one(
+    redis: Redis, venue: Venue, quantity: int
+) -> None:
+    order, free = venue
+    got = await _hold(redis, venue, quantity, None, adjacent=False)
+    best = [p.seat for p in order if p.seat in free][:quantity]
+    if len(best) < quantity:
+        assert got is None
+        return
+    assert got is not None
+    assert len(got) == quantity
+    if not leaves_lone(order, free, best):
+        assert got == best
+    place = {p.seat: p for p in order}
+    assert {place[s].section for s in got} <= {place[s].section for s in best}
+    if leaves_lone(order, free, got):
+        assert got == best  # sparing a lone seat was not possible within those sections
+
+
+async def _calls(redis: Redis) -> dict[str, int]:
+    """Valkey's count of calls per command, scripts' calls included."""
+    raw = await redis.call(lambda c: c.custom_command(["INFO", "commandstats"]))
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    found: dict[str, int] = {}
+    for line in text.splitlines():
+        if line.startswith("cmdstat_"):
+            name, _, stats = line.partition(":")
+            found[name.removeprefix("cmdstat_")] = int(stats.split(",")[0].split("=")[1])
+    return found
+
+
+async def test_best_available_costs_no_call_per_seat_and_a_sold_out_event_two(
+    redis: Redis,
+) -> None:
+    """Counted by Valkey itself: a 1,000-seat event with its first 996 seats sold, then sold
+    out. (On one Valkey with the sweepers stopped, so that every call counted is ours.)"""
+    if redis.cluster:
+        return  # (counted on one Valkey; the cluster runs the same script)
+    order = [Place(f"r{r}-{n}", "S", f"R{r}", n) for r in range(40) for n in range(1, 26)]
+    event_id, ids = SNAPSHOTS.add(order, {p.seat for p in order[-4:]})
+    engine = _engine(redis)
+    try:
+        async with sweeping_alone(redis):
+            await engine.build_mirror(event_id)
+            before = await _calls(redis)
+            placed = await engine.hold_best(event_id, uuid.uuid4(), uuid.uuid4(), 4, None, True)
+            middle = await _calls(redis)
+            for _ in range(3):
+                with pytest.raises(NoneAvailable):
+                    await engine.hold_best(event_id, uuid.uuid4(), uuid.uuid4(), 1, None, True)
+            after = await _calls(redis)
+    finally:
+        keys: list[str | bytes] = list(event_keys(event_id).ordered())
+        await redis.call(lambda c: c.delete(keys))
+        del SNAPSHOTS.venues[event_id]
+    assert placed.seat_ids == [ids[p.seat] for p in order[-4:]]
+
+    def spent(a: dict[str, int], b: dict[str, int], command: str) -> int:
+        return b.get(command, 0) - a.get(command, 0)
+
+    for command in ("sismember", "hexists", "lrange", "hgetall", "smembers"):
+        assert spent(before, after, command) == 0, command
+    assert spent(before, middle, "zrange") == 1  # one page of the free index
+    assert spent(middle, after, "zrange") == 0  # sold out: counted, never read
+    assert spent(middle, after, "zcard") == 3
