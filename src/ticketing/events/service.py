@@ -110,7 +110,7 @@ class EventService:
             if record is None:
                 raise NotFound.of("event", event_id)
             reserved = await events_repo.reserved_count(conn, event_id)
-        on_hold = len(await self._holds.held_seats(event_id))
+        on_hold = await self._holds.on_hold(event_id)
         return event_view(record, self._availability(record.num_seats, reserved, on_hold))
 
     async def list_events(
@@ -165,7 +165,7 @@ class EventService:
             await self._holds.inventory_changed(event_id)
             if added:
                 self._seats.forget_pages(event_id)
-        on_hold = len(await self._holds.held_seats(event_id))
+        on_hold = await self._holds.on_hold(event_id)
         return event_view(record, self._availability(record.num_seats, reserved, on_hold))
 
     async def delete(self, event_id: UUID) -> None:

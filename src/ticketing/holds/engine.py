@@ -349,6 +349,25 @@ class HoldEngine:
         rec = json.loads(raw)
         return FencedHold(hold_id, rec["c"], list(rec["s"]), rec["t0"], rec["t"])
 
+    async def on_hold(self, event_id: UUID) -> int:
+        """Seats of the event on hold now."""
+        return int((await self._run("onhold", event_id))[0])
+
+    async def records(self, event_id: UUID, hold_ids: Sequence[str]) -> dict[str, HoldRecord]:
+        """Some holds' stored records (whether or not they have expired), by hold id."""
+        if not hold_ids:
+            return {}
+        holds, ids = event_keys(event_id).holds, list(hold_ids)
+        raws = await self._redis.call(lambda c: c.hmget(holds, ids))
+        found = {}
+        for hold_id, raw in zip(ids, raws, strict=True):
+            if raw is not None:
+                rec = json.loads(raw)
+                found[hold_id] = HoldRecord(
+                    rec["c"], list(rec["s"]), int(rec["t0"]), int(rec["t"]), rec.get("f") == 1
+                )
+        return found
+
     async def inventory(self, event_id: UUID) -> Inventory:
         """Everything Redis holds of the event, read in one step and changed in none."""
         reply = await self._run("inventory", event_id)
@@ -385,8 +404,17 @@ class HoldEngine:
             free={member.partition("\t")[0] for member in take(1)},
         )
 
-    async def live_holds(self, event_id: UUID) -> list[LiveHold]:
-        flat = await self._run("overlay", event_id)
+    async def live_holds(
+        self, event_id: UUID, seat_ids: Sequence[str] | None = None
+    ) -> list[LiveHold]:
+        """The live holds on the event's seats: on all of them (a cost that grows with the
+        event's holds), or on `seat_ids` only (a cost that grows with those)."""
+        if seat_ids is None:
+            flat = await self._run("overlay", event_id)
+        elif not seat_ids:
+            return []
+        else:
+            flat = await self._run("held", event_id, *seat_ids)
         return [
             LiveHold(flat[i], flat[i + 1], flat[i + 2], int(flat[i + 3]))
             for i in range(0, len(flat) - 3, 4)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -218,22 +219,25 @@ class HoldService:
         raw = await self._redis.call(lambda c: c.get(keys.hold_key(hold_id)))
         return None if raw is None else UUID(raw.decode())
 
-    async def _live(self, hold_id: UUID) -> tuple[UUID, list[LiveHold]]:
+    async def _live(self, hold_id: UUID) -> tuple[UUID, list[LiveHold], FencedHold]:
+        """The hold's event, its seats as live holds (none once it has run out, by Redis's
+        clock) and its record: a cost of the hold's own seats."""
         event_id = await self.event_of(hold_id)
         if event_id is None:
             raise NotFound.of("hold", hold_id)
-        seats = [h for h in await self.engine.live_holds(event_id) if h.hold_id == str(hold_id)]
-        if not seats:
-            raise NotFound.of("hold", hold_id)
-        return event_id, seats
-
-    async def get(self, hold_id: UUID, caller: Caller) -> Hold:
-        event_id, seats = await self._live(hold_id)
-        customer = seats[0].customer_id
-        if not caller.is_admin and str(caller.customer_id) != customer:
-            raise NotFound.of("hold", hold_id)
         record = await self.engine.record(event_id, hold_id)
         if record is None:
+            raise NotFound.of("hold", hold_id)
+        held = await self.engine.live_holds(event_id, record.seat_ids)
+        seats = [h for h in held if h.hold_id == str(hold_id)]
+        if not seats:
+            raise NotFound.of("hold", hold_id)
+        return event_id, seats, record
+
+    async def get(self, hold_id: UUID, caller: Caller) -> Hold:
+        event_id, seats, record = await self._live(hold_id)
+        customer = seats[0].customer_id
+        if not caller.is_admin and str(caller.customer_id) != customer:
             raise NotFound.of("hold", hold_id)
         return await self._view(
             hold_id,
@@ -322,9 +326,13 @@ class HoldService:
             events.setdefault(UUID(event), set()).add(hold)
         found: list[tuple[UUID, LiveHold]] = []
         for event_id, hold_ids in events.items():
+            records = await self.engine.records(event_id, sorted(hold_ids))
+            seats = [
+                s for r in records.values() if r.customer_id == str(customer_id) for s in r.seat_ids
+            ]
             found.extend(
                 (event_id, h)
-                for h in await self.engine.live_holds(event_id)
+                for h in await self.engine.live_holds(event_id, seats)
                 if h.hold_id in hold_ids and h.customer_id == str(customer_id)
             )
         return found
@@ -371,9 +379,16 @@ class HoldService:
 
     # --- what readers and the other domains ask ------------------------------------------
 
-    async def held_seats(self, event_id: UUID) -> dict[str, LiveHold]:
-        """The event's live holds by seat id; an expired hold is never among them."""
-        return {h.seat_id: h for h in await self.engine.live_holds(event_id)}
+    async def held_seats(
+        self, event_id: UUID, seat_ids: Sequence[str] | None = None
+    ) -> dict[str, LiveHold]:
+        """The event's live holds by seat id, on every seat (a cost of the event's holds) or
+        on `seat_ids` only (a cost of those); an expired hold is never among them."""
+        return {h.seat_id: h for h in await self.engine.live_holds(event_id, seat_ids)}
+
+    async def on_hold(self, event_id: UUID) -> int:
+        """How many of the event's seats are on hold now."""
+        return await self.engine.on_hold(event_id)
 
     async def inventory(self, event_id: UUID) -> m.Inventory:
         """Everything Redis holds of the event at one moment, as it is (the audit's view)."""

@@ -182,7 +182,10 @@ class SeatService:
         async with self._db.connection() as conn:
             if await seats_repo.event_seating(conn, event_id) is None:
                 raise NotFound.of("event", event_id)
-            held = await self._holds.held_seats(event_id)
+            # Filtered by hold, the page needs every hold of the event; otherwise only the
+            # holds on its own seats (a cost of the page, not of the event).
+            by_hold = status in ("ON_HOLD", "OPEN")
+            held = await self._holds.held_seats(event_id) if by_hold else {}
             records = await seats_repo.list_page(
                 conn,
                 event_id,
@@ -194,6 +197,10 @@ class SeatService:
                 excluding=list(held) if status == "OPEN" else None,
             )
         records, next_cursor = page(records, limit, lambda r: [r.position])
+        if not by_hold:
+            held = await self._holds.held_seats(
+                event_id, [str(r.id) for r in records if r.status == "OPEN"]
+            )
         return records, next_cursor, held
 
     async def add(self, event_id: UUID, body: SeatsAdd) -> SeatsAdded:
@@ -284,12 +291,16 @@ class SeatService:
         self.forget_pages(event_id)
 
     async def get(self, seat_id: UUID, caller: Caller) -> Seat:
+        return (await self.get_with_hold(seat_id, caller))[0]
+
+    async def get_with_hold(self, seat_id: UUID, caller: Caller) -> tuple[Seat, LiveHold | None]:
+        """The seat as `caller` sees it, and the live hold on it: one row and one script."""
         async with self._db.connection() as conn:
             record = await seats_repo.get(conn, seat_id)
         if record is None:
             raise NotFound.of("seat", seat_id)
-        held = await self._holds.held_seats(record.event_id)
-        return seat_view(record, caller, held.get(str(record.id)))
+        held = (await self._holds.held_seats(record.event_id, [str(seat_id)])).get(str(seat_id))
+        return seat_view(record, caller, held), held
 
     async def patch(self, seat_id: UUID, body: SeatPatch, expected: list[int] | None) -> Seat:
         changes = changed(body)
@@ -349,7 +360,8 @@ class SeatService:
 
     async def _require_open(self, record: SeatRecord) -> None:
         status = record.status
-        if status == "OPEN" and str(record.id) in await self._holds.held_seats(record.event_id):
+        seat = str(record.id)
+        if status == "OPEN" and seat in await self._holds.held_seats(record.event_id, [seat]):
             status = "ON_HOLD"
         if status != "OPEN":
             raise Conflict(f"The seat is {status}; only open seats change", code="SEAT_NOT_OPEN")

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
+import msgspec
+
 from ticketing.auth.caller import Caller
-from ticketing.errors import Conflict, Forbidden, NotFound
+from ticketing.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ticketing.holds.schemas import HoldCreate
 from ticketing.holds.service import HoldService
 from ticketing.reservations.service import ReservationService
@@ -30,14 +32,19 @@ class SeedService:
     async def change_seat(
         self, event_id: UUID, seat_id: UUID, change: SeatStatusChange, caller: Caller
     ) -> Seat:
+        """One read at most: holding is the hold script alone (its answer carries the seat);
+        confirming and releasing read the seat and its hold once, then act."""
         if change.customer_id != caller.require_customer():
             raise Forbidden("customerId must be the customer of the token")
-        current = await self._seats.get(seat_id, caller)
+        if change.status == "ON_HOLD":
+            try:
+                hold = await self._holds.create(event_id, caller, HoldCreate(seat_ids=[seat_id]))
+            except ValidationFailed:  # (the one seat named is not a seat of this event)
+                raise NotFound.of("seat", seat_id) from None
+            return hold.seats[0]
+        current, live = await self._seats.get_with_hold(seat_id, caller)
         if current.event_id != event_id:
             raise NotFound.of("seat", seat_id)
-        if change.status == "ON_HOLD":
-            await self._holds.create(event_id, caller, HoldCreate(seat_ids=[seat_id]))
-            return await self._seats.get(seat_id, caller)
         mine_already = current.customer_id == change.customer_id
         if change.status == "RESERVED" and current.status == "RESERVED" and mine_already:
             return current  # already the caller's: nothing to do
@@ -45,14 +52,17 @@ class SeedService:
             raise Conflict(
                 "A reserved seat is released by cancelling its reservation", code="SEAT_NOT_OPEN"
             )
-        live = (await self._holds.held_seats(event_id)).get(str(seat_id))
         mine = live is not None and live.customer_id == str(change.customer_id)
         if change.status == "RESERVED":
             if not mine or live is None:
                 raise Conflict("You hold no hold on this seat", code="HOLD_EXPIRED")
-            await self._reservations.confirm(UUID(live.hold_id), caller)
-        elif live is not None:
-            if not mine:
-                raise Conflict("Another customer holds this seat", code="SEATS_UNAVAILABLE")
-            await self._holds.release(UUID(live.hold_id), caller)
-        return await self._seats.get(seat_id, caller)
+            reservation = await self._reservations.confirm(UUID(live.hold_id), caller)
+            return next(s for s in reservation.seats if s.id == seat_id)
+        if live is None:
+            return current  # open already
+        if not mine:
+            raise Conflict("Another customer holds this seat", code="SEATS_UNAVAILABLE")
+        await self._holds.release(UUID(live.hold_id), caller)
+        return msgspec.structs.replace(
+            current, status="OPEN", customer_id=None, hold_expires_at=None
+        )

@@ -3,7 +3,9 @@ generated venues: rows of several lengths in sections of several prices, some se
 
 The property that matters to fans and box offices is checked by brute force, not by the
 reference: when best available leaves an open seat alone in its row, every other block of
-side-by-side seats in that section would have too.
+side-by-side seats in that section would have too. And what a fan reads costs what it
+reads: Valkey's own command counts show neither best available nor a seat's read walking
+the event's seats or holds.
 """
 
 from __future__ import annotations
@@ -196,3 +198,37 @@ async def test_best_available_costs_no_call_per_seat_and_a_sold_out_event_two(
     assert spent(before, middle, "zrange") == 1  # one page of the free index
     assert spent(middle, after, "zrange") == 0  # sold out: counted, never read
     assert spent(middle, after, "zcard") == 3
+
+
+async def test_reading_a_few_seats_costs_those_seats_not_the_events_holds(redis: Redis) -> None:
+    """One seat's hold, a hold's seats and the on-hold count of an event with 300 live holds:
+    none reads the event's holds (no HGETALL), each a handful of calls."""
+    if redis.cluster:
+        return  # (counted on one Valkey; the cluster runs the same scripts)
+    order = [Place(f"r{r}-{n}", "S", f"R{r}", n) for r in range(40) for n in range(1, 26)]
+    event_id, ids = SNAPSHOTS.add(order, {p.seat for p in order})
+    engine = _engine(redis)
+    seat_ids = [ids[p.seat] for p in order]
+    try:
+        async with sweeping_alone(redis):
+            holds = [uuid.uuid4() for _ in range(300)]
+            for n, hold_id in enumerate(holds):
+                await engine.hold_seats(
+                    event_id, uuid.uuid4(), hold_id, seat_ids[2 * n : 2 * n + 2]
+                )
+            before = await _calls(redis)
+            one = await engine.live_holds(event_id, [seat_ids[10]])
+            record = await engine.record(event_id, holds[5])
+            assert record is not None
+            theirs = await engine.live_holds(event_id, record.seat_ids)
+            count = await engine.on_hold(event_id)
+            after = await _calls(redis)
+    finally:
+        keys: list[str | bytes] = list(event_keys(event_id).ordered())
+        await redis.call(lambda c: c.delete(keys))
+        del SNAPSHOTS.venues[event_id]
+    assert [h.hold_id for h in one] == [str(holds[5])]
+    assert sorted(h.seat_id for h in theirs) == sorted(seat_ids[10:12])
+    assert count == 600
+    assert after.get("hgetall", 0) == before.get("hgetall", 0)
+    assert after.get("hget", 0) - before.get("hget", 0) <= 4
