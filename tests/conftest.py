@@ -57,9 +57,15 @@ def make_settings(stack: EmbeddedStack, **env: str) -> Settings:
     return Settings.from_env(environ=base, env_file=None)
 
 
+_SERVERS: dict[str, str] = {}  # the session's Redis URL, for reserve_directly
+
+
 @pytest.fixture(scope="session")
 def settings(stack: EmbeddedStack) -> Settings:
-    return make_settings(stack)
+    made = make_settings(stack)
+    assert made.redis_url is not None
+    _SERVERS["redis"] = made.redis_url
+    return made
 
 
 @pytest.fixture(scope="session")
@@ -140,8 +146,13 @@ async def seats_of(
             return items
 
 
-async def reserve_directly(pg: asyncpg.Connection, customer_id: str, seat_ids: list[str]) -> str:
-    """A confirmed reservation written straight to PostgreSQL, as the reservation step would."""
+async def reserve_directly(
+    pg: asyncpg.Connection, customer_id: str, seat_ids: list[str], *, mirror_unaware: bool = False
+) -> str:
+    """A confirmed reservation written straight to PostgreSQL, and the event's hold mirror
+    dropped after it (as the service does after a change it did not make through a hold), so
+    that the next hold rebuilds it: mirrors are built ahead of fans, so one may exist from
+    before. `mirror_unaware` leaves the mirror as it is (a Redis step that was lost)."""
     import uuid
 
     reservation_id = uuid.uuid4()
@@ -169,7 +180,25 @@ async def reserve_directly(pg: asyncpg.Connection, customer_id: str, seat_ids: l
                 reservation_id,
                 uuid.UUID(seat_id),
             )
+    if not mirror_unaware:
+        await _drop_mirror(event_id)
     return str(reservation_id)
+
+
+async def _drop_mirror(event_id: Any) -> None:
+    """As the `forget` script does: the mirror's header goes and its generation moves, so a
+    build under way from before is refused too."""
+    from ticketing.cache.redis import Redis
+    from ticketing.holds.keys import EventKeys
+
+    keys = EventKeys.of(event_id)
+    redis = Redis(_SERVERS["redis"], cluster=False, timeout_ms=2000, retry_after=1)
+    await redis.open()
+    try:
+        await redis.call(lambda c: c.delete([keys.meta]))
+        await redis.call(lambda c: c.incr(keys.gen))
+    finally:
+        await redis.close()
 
 
 def problem(response: Any, status: int, code: str) -> dict[str, Any]:

@@ -141,6 +141,7 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
         sampler = asyncio.create_task(_sample_pool(db))
         audit = AuditService(db, holds)
         auditor = asyncio.create_task(audit.run(lambda: sweep.leading))
+        warmer = asyncio.create_task(holds.keep_warm(lambda: sweep.leading))
         live = LiveFeed(redis, holds)
         live.start()
         # `ticketing serve` signals a worker with SIGUSR1 just before asking it to stop.
@@ -176,7 +177,7 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
             yield
         finally:
             await live.close()
-            for task in (sweeper, sampler, auditor):
+            for task in (sweeper, sampler, auditor, warmer):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

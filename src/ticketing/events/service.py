@@ -102,6 +102,7 @@ class EventService:
                 assigned_seating=assigned,
             )
             await self._seats.insert_for_event(conn, record.id, assigned, planned)
+        self._holds.prepare(record.id)  # its first fans find the mirror built
         return event_view(record, self._availability(body.num_seats, 0, 0))
 
     async def get(self, event_id: UUID) -> Event:
@@ -163,6 +164,7 @@ class EventService:
             reserved = await events_repo.reserved_count(conn, event_id)
         if changes or added:
             await self._holds.inventory_changed(event_id)
+            self._holds.prepare(event_id)
             if added:
                 self._seats.forget_pages(event_id)
         on_hold = await self._holds.on_hold(event_id)

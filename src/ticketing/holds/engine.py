@@ -8,23 +8,33 @@ costs PostgreSQL only the seats actually sold. When the mirror is missing (first
 Redis restart or flush, an admin change) the attempt answers NO_MIRROR and the engine
 rebuilds it from PostgreSQL before trying once more: a reserved seat is never offered.
 
+A mirror is built once per event however many requests, workers and hosts find it missing
+together: within a process they wait on one build, and across processes a short lock in
+Redis lets one build while the others watch for the mirror to appear (`ensure_mirror`). The
+service also builds it ahead of the first fan (`prepare`): when an event is created or
+changed, and for every upcoming event that lacks one (after a Redis restart or flush).
+
 Expiry is exact: scripts compare with the server's clock, release what is due before doing
 anything else, and the sweeper releases the rest within its tick.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from glide import Script
+from glide import ConditionalChange, ExpirySet, ExpiryType, Script
 
 from ticketing.cache.redis import Redis
-from ticketing.errors import DependencyUnavailable
+from ticketing.errors import AppError, DependencyUnavailable
 from ticketing.holds.keys import (
     SWEEP_SET,
     EventKeys,
@@ -56,6 +66,8 @@ from ticketing.holds.models import (
     UnknownSeats,
 )
 
+log = logging.getLogger("ticketing.holds")
+
 SCRIPTS = Path(__file__).parent / "scripts"
 FENCE_MS = 30_000  # a confirmation that has not settled by then is settled by the sweeper
 # Builds of a missing mirror one step may make: an admin change drops the mirror twice (in
@@ -66,6 +78,11 @@ EXPIRED_BATCH = 500  # expired holds a sweep hands on at most, per event
 # How long a hold's index entries live: past its longest life (three hold times of at most
 # an hour each) and a confirmation's fence.
 INDEX_TTL_SECONDS = 3 * 3600 + 120
+
+# A build of a mirror takes the event's build lock for at most this long; the others wait
+# that long for the mirror, looking every BUILD_POLL_SECONDS, then try the lock themselves.
+BUILD_LOCK_MS = 3000
+BUILD_POLL_SECONDS = 0.02
 
 SnapshotLoader = Callable[[UUID], Awaitable[MirrorSnapshot | None]]
 
@@ -121,6 +138,9 @@ class HoldEngine:
         self._load_snapshot = load_snapshot
         self._scripts = _load_scripts()
         self.indexes_holds = not redis.cluster
+        self._builds: dict[UUID, asyncio.Future[None]] = {}  # this process's builds under way
+        self._background: set[asyncio.Future[None]] = set()
+        self.builds_made = 0  # mirrors this process loaded (for tests and the bench)
 
     async def _run(
         self, name: str, event_id: UUID, *args: str, extra_keys: Sequence[str] = ()
@@ -144,7 +164,7 @@ class HoldEngine:
                 break
             # (Again, when an admin change or a Redis restart dropped the mirror just after
             # it was built, or while it was being built.)
-            await self.build_mirror(event_id)
+            await self.ensure_mirror(event_id)
         raise DependencyUnavailable(
             "redis", self._redis.retry_after, "The event changed while it was read; retry"
         )
@@ -155,6 +175,74 @@ class HoldEngine:
         if not (index and self.indexes_holds):
             return "0", []
         return str(INDEX_TTL_SECONDS), [hold_key(hold_id), customer_holds_key(customer_id)]
+
+    async def mirrored(self, event_id: UUID) -> bool:
+        return (await self._run("mirrored", event_id))[0] == "1"
+
+    async def ensure_mirror(self, event_id: UUID) -> None:
+        """Have the event's mirror built, once however many ask at the same time: in this
+        process every caller waits on one build; across processes the build lock lets one
+        build while the others watch for the mirror. Returns when the mirror is there, or
+        when a build came to nothing (the caller's next step finds out and asks again)."""
+        pending = self._builds.get(event_id)
+        if pending is None:
+            pending = asyncio.ensure_future(self._build_or_wait(event_id))
+            self._builds[event_id] = pending
+
+            def done(future: asyncio.Future[None]) -> None:
+                if self._builds.get(event_id) is future:
+                    del self._builds[event_id]
+
+            pending.add_done_callback(done)
+        # (A caller that gives up does not cancel the build the others wait on.)
+        await asyncio.shield(pending)
+
+    async def _build_or_wait(self, event_id: UUID) -> None:
+        keys = event_keys(event_id)
+        token = secrets.token_hex(8)
+        lock = ExpirySet(ExpiryType.MILLSEC, BUILD_LOCK_MS)
+        for _ in range(2):
+            taken = await self._redis.call(
+                lambda c: c.set(
+                    keys.building,
+                    token,
+                    conditional_set=ConditionalChange.ONLY_IF_DOES_NOT_EXIST,
+                    expiry=lock,
+                )
+            )
+            if taken is not None:
+                try:
+                    await self.build_mirror(event_id)
+                finally:
+                    with contextlib.suppress(AppError):  # (else the lock runs out by itself)
+                        await self._run("unlock", event_id, token)
+                return
+            # Another process is building it: watch for the mirror, then, if its builder
+            # died, try the lock again.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + BUILD_LOCK_MS / 1000
+            while loop.time() < deadline:
+                await asyncio.sleep(BUILD_POLL_SECONDS)
+                if await self.mirrored(event_id):
+                    return
+
+    def prepare(self, event_id: UUID) -> None:
+        """Build the event's mirror now, in the background, if it has none: so that the
+        first fans find it ready. Failures are logged; the next step builds it anyway."""
+        task = asyncio.ensure_future(self._prepare(event_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _prepare(self, event_id: UUID) -> None:
+        try:
+            if not await self.mirrored(event_id):
+                await self.ensure_mirror(event_id)
+        except EventUnknown:
+            pass  # deleted meanwhile
+        except AppError as exc:
+            log.info("mirror of event %s not built ahead: %s", event_id, exc.detail)
+        except Exception:
+            log.exception("mirror of event %s not built ahead", event_id)
 
     async def build_mirror(self, event_id: UUID) -> None:
         """Load the event's mirror from PostgreSQL, then register it with the sweeper.
@@ -189,6 +277,8 @@ class HoldEngine:
         )
         if loaded[0] == "-1":
             return  # dropped meanwhile: read again
+        if loaded[0] == "1":
+            self.builds_made += 1
         event = str(event_id)
         await self._redis.call(lambda c: c.sadd(SWEEP_SET, [event]))
         await self._run("register", event_id, generation)

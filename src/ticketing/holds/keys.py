@@ -71,6 +71,9 @@ class EventKeys:
     # that name was a counter, a STRING, which a Redis kept across an upgrade may still hold.)
     ran_out: str
     gen: str  # STRING the mirror's generation: every drop of the mirror counts one
+    # STRING the token of the one process building the mirror now (it expires, so a builder
+    # that dies passes the build on)
+    building: str
 
     @classmethod
     def of(cls, event_id: UUID | str) -> EventKeys:

@@ -1,4 +1,5 @@
-"""SQL the hold engine needs: the snapshot its Redis mirror is built from."""
+"""SQL the hold engine needs: the snapshot its Redis mirror is built from, and which events
+to build one for ahead of their fans."""
 
 from __future__ import annotations
 
@@ -42,3 +43,11 @@ async def mirror_snapshot(conn: Connection, event_id: UUID) -> MirrorSnapshot | 
         reserved=reserved,
         reserved_by_customer=by_customer,
     )
+
+
+async def upcoming_events(conn: Connection, limit: int) -> list[UUID]:
+    """The `limit` events that happen soonest, from now on (past events are left cold)."""
+    rows = await conn.fetch(
+        "SELECT id FROM events WHERE event_at > now() ORDER BY event_at, id LIMIT $1", limit
+    )
+    return [r[0] for r in rows]

@@ -13,9 +13,10 @@ holds that may have gone, which every reader checks.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -25,7 +26,14 @@ from glide import Batch, ClusterBatch, ExpirySet, ExpiryType, GlideClient, Glide
 from ticketing.auth.caller import Caller
 from ticketing.cache.redis import Redis
 from ticketing.db.database import Database
-from ticketing.errors import Conflict, DependencyUnavailable, FieldError, NotFound, ValidationFailed
+from ticketing.errors import (
+    AppError,
+    Conflict,
+    DependencyUnavailable,
+    FieldError,
+    NotFound,
+    ValidationFailed,
+)
 from ticketing.holds import keys
 from ticketing.holds import models as m
 from ticketing.holds import repository as holds_repo
@@ -41,6 +49,8 @@ from ticketing.seatview.view import seat_view
 log = logging.getLogger("ticketing.holds")
 
 KEY_PATTERNS = keys.PATTERNS  # every Redis key of holds, as SCAN patterns (`db reset`)
+WARM_EVENTS = 200  # upcoming events whose mirrors are kept built ahead of their fans
+WARM_SECONDS = 5.0  # how often the sweeping process looks for one missing
 
 
 def _time(ms: int) -> datetime:
@@ -411,6 +421,41 @@ class HoldService:
         """Where every change of the event is published (`live.view.decode_change` reads it)."""
         return keys.channel(event_id)
 
+    def prepare(self, event_id: UUID) -> None:
+        """The event was created or changed (committed): build its mirror now, in the
+        background, so that its first fans find it ready."""
+        self.engine.prepare(event_id)
+
+    async def warm_upcoming(self) -> int:
+        """Build the mirror of every upcoming event (the WARM_EVENTS soonest) that has none,
+        one at a time: after a Redis restart or flush, the events about to sell are ready
+        again before their fans ask. Returns how many were built."""
+        async with self._db.connection() as conn:
+            upcoming = await holds_repo.upcoming_events(conn, WARM_EVENTS)
+        built = 0
+        for event_id in upcoming:
+            if not await self.engine.mirrored(event_id):
+                try:
+                    await self.engine.ensure_mirror(event_id)
+                except m.EventUnknown:
+                    continue  # deleted meanwhile
+                built += 1
+        return built
+
+    async def keep_warm(self, leading: Callable[[], bool], interval: float = WARM_SECONDS) -> None:
+        """`warm_upcoming` every `interval`, in the process that sweeps (one at a time)."""
+        while True:
+            await asyncio.sleep(interval)
+            if not leading():
+                continue
+            try:
+                if built := await self.warm_upcoming():
+                    log.info("built %d mirrors of upcoming events ahead of their fans", built)
+            except AppError as exc:
+                log.debug("warming waiting: %s", exc.detail)
+            except Exception:
+                log.exception("warming upcoming events failed")
+
     async def inventory_changed(self, event_id: UUID, *, seats_changed: bool = True) -> None:
         """The event or its seats changed in PostgreSQL: the hold mirror is rebuilt from it.
 
@@ -470,6 +515,7 @@ class HoldService:
         """PostgreSQL refused the hold's seats (the mirror was behind): drop the hold, and
         the mirror with it."""
         ended = await self.engine.abandon(event_id, hold_id)
+        self.prepare(event_id)  # (the mirror went with the hold)
         if ended is not None:
             self._released(event_id, hold_id, ended, Cause.SEATS_TAKEN)
 

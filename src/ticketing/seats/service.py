@@ -288,6 +288,7 @@ class SeatService:
     async def _changed(self, event_id: UUID) -> None:
         """After the commit of a change to the event's seats."""
         await self._holds.inventory_changed(event_id)
+        self._holds.prepare(event_id)
         self.forget_pages(event_id)
 
     async def get(self, seat_id: UUID, caller: Caller) -> Seat:

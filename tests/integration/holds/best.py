@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from uuid import UUID, uuid4
+
+from ticketing.holds.models import MirrorSnapshot
 
 
 @dataclass(frozen=True)
@@ -13,6 +16,32 @@ class Place:
     section: str
     row: str
     number: int
+
+
+class Snapshots:
+    """The engine's mirror loader over venues made here (no PostgreSQL: the hold script is
+    under test, and Valkey is real)."""
+
+    def __init__(self) -> None:
+        self.venues: dict[UUID, MirrorSnapshot] = {}
+        self.loads: dict[UUID, int] = {}  # snapshots read, per event
+
+    def add(self, order: list[Place], free: set[str]) -> tuple[UUID, dict[str, str]]:
+        event_id = uuid4()
+        ids = {p.seat: str(uuid4()) for p in order}
+        self.venues[event_id] = MirrorSnapshot(
+            max_num_seats=100,
+            seat_hold_time=60,
+            general_admission=False,
+            seats=[(ids[p.seat], p.section, p.row, str(p.number), "10.00", "1") for p in order],
+            reserved=[ids[p.seat] for p in order if p.seat not in free],
+            reserved_by_customer={},
+        )
+        return event_id, ids
+
+    async def __call__(self, event_id: UUID) -> MirrorSnapshot | None:
+        self.loads[event_id] = self.loads.get(event_id, 0) + 1
+        return self.venues.get(event_id)
 
 
 def runs(order: Sequence[Place], free: set[str], section: str | None) -> list[list[Place]]:

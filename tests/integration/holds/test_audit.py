@@ -79,9 +79,11 @@ async def test_a_reservation_the_mirror_missed_is_found(
 ) -> None:
     event, fan, hold = await _held_event(client)
     open_seat = next(s for s in await seats_of(client, event["id"]) if s["status"] == "OPEN")
-    await reserve_directly(pg, fan.id, [open_seat["id"]])  # PostgreSQL only: mirror unaware
+    await reserve_directly(pg, fan.id, [open_seat["id"]], mirror_unaware=True)
     held = hold["seats"][0]["id"]
-    await reserve_directly(pg, (await make_customer(client)).id, [held])  # under a live hold
+    await reserve_directly(
+        pg, (await make_customer(client)).id, [held], mirror_unaware=True
+    )  # under a live hold
     codes = _codes(await _audit(client, event["id"]))
     assert {"RESERVED_BUT_HOLDABLE", "HOLD_ON_RESERVED_SEAT"} <= codes
 
@@ -155,7 +157,7 @@ async def test_the_background_audit_exports_its_problems(
     event, fan, _ = await _held_event(client)
     if planted == "reserved":
         seat = next(s for s in await seats_of(client, event["id"]) if s["status"] == "OPEN")
-        await reserve_directly(pg, fan.id, [seat["id"]])
+        await reserve_directly(pg, fan.id, [seat["id"]], mirror_unaware=True)
     found = client.blocking_portal.call(client.app.state.audit.audit_active)
     scraped = (await client.get("/metrics", headers=ADMIN)).text
     line = 'ticketing_audit_problems{code="RESERVED_BUT_HOLDABLE"}'

@@ -11,7 +11,6 @@ the event's seats or holds.
 from __future__ import annotations
 
 import uuid
-from uuid import UUID
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,9 +18,9 @@ from hypothesis import strategies as st
 
 from ticketing.cache.redis import Redis
 from ticketing.holds.engine import HoldEngine, event_keys
-from ticketing.holds.models import MirrorSnapshot, NoneAvailable
+from ticketing.holds.models import NoneAvailable
 
-from .best import Place, leaves_lone, pick, runs
+from .best import Place, Snapshots, leaves_lone, pick, runs
 from .conftest import sweeping_alone
 
 Venue = tuple[list[Place], set[str]]
@@ -37,30 +36,6 @@ def venues(draw: st.DrawFn) -> Venue:
                 order.append(Place(f"s{s}-r{r}-{n}", f"S{s}", f"R{r}", n))
     taken = draw(st.sets(st.sampled_from([p.seat for p in order])))
     return order, {p.seat for p in order} - taken
-
-
-class Snapshots:
-    """The engine's mirror loader over venues made here (no PostgreSQL: the hold script is
-    under test, and Valkey is real)."""
-
-    def __init__(self) -> None:
-        self.venues: dict[UUID, MirrorSnapshot] = {}
-
-    def add(self, order: list[Place], free: set[str]) -> tuple[UUID, dict[str, str]]:
-        event_id = uuid.uuid4()
-        ids = {p.seat: str(uuid.uuid4()) for p in order}
-        self.venues[event_id] = MirrorSnapshot(
-            max_num_seats=100,
-            seat_hold_time=60,
-            general_admission=False,
-            seats=[(ids[p.seat], p.section, p.row, str(p.number), "10.00", "1") for p in order],
-            reserved=[ids[p.seat] for p in order if p.seat not in free],
-            reserved_by_customer={},
-        )
-        return event_id, ids
-
-    async def __call__(self, event_id: UUID) -> MirrorSnapshot | None:
-        return self.venues.get(event_id)
 
 
 SNAPSHOTS = Snapshots()

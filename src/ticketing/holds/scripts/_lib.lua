@@ -23,6 +23,7 @@
 --   gen       STRING the mirror's generation, counted up by every drop of the mirror: a
 --                   mirror is loaded (load.lua) and registered (register.lua) only if no drop
 --                   came since its builder began to read PostgreSQL
+--   building  STRING the token of the one process building the mirror (engine.py), expiring
 -- ARGV[1] is the event's pub/sub channel; the rest is per script.
 --
 -- Time is the server's clock (TIME), the same for every API process.
