@@ -144,7 +144,9 @@ class Settings:
 
     host: str = _spec("TICKETING_HOST", _str, "address to listen on")
     port: int = _spec("TICKETING_PORT", _int(1, 65535), "HTTP port")
-    workers: int = _spec("TICKETING_WORKERS", _int(1, 64), "server worker processes")
+    workers: int = _spec(
+        "TICKETING_WORKERS", _int(1, 64), "server worker processes (default: one per core)"
+    )
     max_connections: int = _spec(
         "TICKETING_MAX_CONNECTIONS",
         _int(64, 100_000),
@@ -272,10 +274,19 @@ class Settings:
         return self.database_url is None or self.redis_url is None
 
 
+def _cores() -> int:
+    """The cores this process may run on (a container's share, where the OS tells it)."""
+    try:
+        found = len(os.sched_getaffinity(0))
+    except AttributeError:  # (not on Linux)
+        found = os.cpu_count() or 1
+    return max(1, min(found, 64))
+
+
 _DEFAULTS: dict[str, Any] = {
     "host": "127.0.0.1",
     "port": 3000,
-    "workers": 1,
+    "workers": _cores(),
     "max_connections": 4096,
     "database_url": None,
     "redis_url": None,

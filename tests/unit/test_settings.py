@@ -86,3 +86,12 @@ def test_readme_documents_every_setting() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for variable, _, _ in settings_table():
         assert f"`{variable}`" in readme, variable
+
+
+def test_serve_uses_every_core_unless_told() -> None:
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    assert Settings.from_env(environ={}, env_file=None).workers == min(cores, 64)
+    told = Settings.from_env(environ={"TICKETING_WORKERS": "1"}, env_file=None)
+    assert told.workers == 1
