@@ -233,3 +233,92 @@ async def test_rate_limits_and_cors_apply_the_same_way(limited: Both) -> None:
             await direct.post(path, json={"quantity": 1}, headers={**fans[0].headers, **origin}),
             await plain.post(path, json={"quantity": 1}, headers={**fans[1].headers, **origin}),
         )
+
+
+async def test_the_reads_a_fan_repeats_look_the_same_both_ways(both: Both) -> None:
+    event_id, seats, fan = await _setup(both)
+    direct, _ = both
+    held = await direct.post(
+        f"/events/{event_id}/holds", json={"seatIds": seats[:2]}, headers=fan.headers
+    )
+    assert held.status_code == 201
+    for path in (
+        f"/events/{event_id}/open-count",
+        f"/events/{event_id}/availability",
+        f"/seats/{seats[0]}",
+        f"/seats/{seats[5]}",
+        f"/events/{uuid.uuid4()}/open-count",
+        f"/events/{uuid.uuid4()}/availability",
+        f"/seats/{uuid.uuid4()}",
+        f"/seats/{seats[0]}?x=%00",
+    ):
+        for headers in ({}, fan.headers, ADMIN, bearer("not-a-token")):
+            answer = await _each(both, lambda c, p=path, h=headers: c.get(p, headers=h))
+            if path == f"/seats/{seats[0]}" and headers is fan.headers:
+                assert answer.json()["customerId"] == fan.id  # the holder sees it is theirs
+    seat = await _each(both, lambda c: c.get(f"/seats/{seats[0]}"))
+    assert seat.headers["etag"] == f'"{seat.json()["version"]}"'
+    assert seat.json()["status"] == "ON_HOLD"
+
+
+async def test_the_seed_patch_looks_the_same_both_ways(both: Both) -> None:
+    event_id, seats, fan = await _setup(both)
+    other_event, other_seats, _ = await _setup(both)
+    direct, plain = both
+
+    def change(seat: str, status: str, customer: str | None = None) -> dict[str, str]:
+        return {"customerId": customer or fan.id, "status": status}
+
+    path = f"/events/{event_id}/seats"
+    held = [
+        await client.patch(f"{path}/{seat}", json=change(seat, "ON_HOLD"), headers=fan.headers)
+        for client, seat in ((direct, seats[0]), (plain, seats[1]))
+    ]
+    _alike(*held)
+    assert [h.json()["status"] for h in held] == ["ON_HOLD", "ON_HOLD"]
+    for seat, body, headers in (
+        (seats[0], change(seats[0], "ON_HOLD"), fan.headers),  # held already
+        (seats[2], change(seats[2], "ON_HOLD", str(uuid.uuid4())), fan.headers),  # not you
+        (other_seats[0], change(other_seats[0], "ON_HOLD"), fan.headers),  # another event's
+        (str(uuid.uuid4()), change(seats[2], "ON_HOLD"), fan.headers),  # no such seat
+        (seats[2], {"status": "ON_HOLD"}, fan.headers),  # no customerId
+        (seats[2], change(seats[2], "SOLD"), fan.headers),  # no such status
+        (seats[2], change(seats[2], "ON_HOLD"), {}),  # signed out
+        (seats[2], change(seats[2], "ON_HOLD"), ADMIN),  # not a customer
+        (seats[3], change(seats[3], "OPEN"), fan.headers),  # open already
+        (seats[4], change(seats[4], "RESERVED"), fan.headers),  # no hold on it
+    ):
+        await _each(
+            both, lambda c, s=seat, b=body, h=headers: c.patch(f"{path}/{s}", json=b, headers=h)
+        )
+    bad = {**fan.headers, "content-type": "application/json"}
+    await _each(both, lambda c: c.patch(f"{path}/{seats[2]}", content=b"{", headers=bad))
+    released = [
+        await client.patch(f"{path}/{seat}", json=change(seat, "OPEN"), headers=fan.headers)
+        for client, seat in ((direct, seats[0]), (plain, seats[1]))
+    ]
+    _alike(*released)
+    assert [r.json()["status"] for r in released] == ["OPEN", "OPEN"]
+    for client, seat in ((direct, seats[6]), (plain, seats[7])):
+        await client.patch(f"{path}/{seat}", json=change(seat, "ON_HOLD"), headers=fan.headers)
+    bought = [
+        await client.patch(f"{path}/{seat}", json=change(seat, "RESERVED"), headers=fan.headers)
+        for client, seat in ((direct, seats[6]), (plain, seats[7]))
+    ]
+    _alike(*bought)
+    assert [b.json()["status"] for b in bought] == ["RESERVED", "RESERVED"]
+    assert other_event != event_id
+
+
+def test_the_hot_routes_are_the_ones_served_directly(settings: Settings) -> None:
+    from ticketing.web.direct import marked
+
+    served = {(r.method, r.path) for r in marked(create_app(settings))}
+    assert served == {
+        ("POST", "/events/{event_id:uuid}/holds"),
+        ("PATCH", "/events/{event_id:uuid}/seats/{seat_id:uuid}"),
+        ("POST", "/holds/{hold_id:uuid}/reservation"),
+        ("GET", "/events/{event_id:uuid}/open-count"),
+        ("GET", "/events/{event_id:uuid}/availability"),
+        ("GET", "/seats/{seat_id:uuid}"),
+    }

@@ -220,3 +220,29 @@ async def test_delete_seat_below_max_num_seats_is_409(client: Client) -> None:
     event = await make_event(client, numSeats=11, maxNumSeats=11)
     seat = (await seats_of(client, event["id"]))[0]
     problem(await client.delete(f"/seats/{seat['id']}", headers=ADMIN), 409, "MAX_SEATS")
+
+
+async def test_a_seat_read_again_shows_a_sale_or_an_edit_at_once(
+    client: AsyncTestClient[Any],
+) -> None:
+    """A seat's row is kept for a second between reads; a sale or an edit made through this
+    server is seen by the very next read, not a second later."""
+    event = await make_event(client)
+    first, second = (await seats_of(client, event["id"]))[:2]
+    fan = await make_customer(client)
+    assert (await client.get(f"/seats/{first['id']}")).json()["status"] == "OPEN"
+    held = await client.post(
+        f"/events/{event['id']}/holds", json={"seatIds": [first["id"]]}, headers=fan.headers
+    )
+    assert (await client.get(f"/seats/{first['id']}")).json()["status"] == "ON_HOLD"
+    bought = await client.post(f"/holds/{held.json()['id']}/reservation", headers=fan.headers)
+    assert bought.status_code == 201
+    assert (await client.get(f"/seats/{first['id']}")).json()["status"] == "RESERVED"
+    assert (await client.get(f"/seats/{second['id']}")).json()["price"] == second["price"]
+    edited = await client.patch(
+        f"/seats/{second['id']}", json={"price": 77}, headers={**ADMIN, "If-Match": '"1"'}
+    )
+    assert edited.status_code == 200, edited.text
+    again = await client.get(f"/seats/{second['id']}")
+    assert again.json()["price"] == 77
+    assert again.headers["etag"] == f'"{edited.json()["version"]}"'

@@ -15,6 +15,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Stream
 
+from ticketing.auth.caller import Caller
 from ticketing.auth.guards import RATE_OPT
 from ticketing.errors import Stopping
 from ticketing.events.service import EventService
@@ -22,6 +23,8 @@ from ticketing.live.feed import LiveFeed
 from ticketing.live.view import Availability, EventView, Listener
 from ticketing.observe import metrics
 from ticketing.settings import Settings
+from ticketing.web.direct import direct, json_answer
+from ticketing.web.idempotency import Answer
 
 MAP_PAGE = (Path(__file__).parent / "map.html").read_text()
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -59,13 +62,29 @@ async def _frames(
         feed.leave(view, listener)
 
 
+async def direct_open_count(
+    request: Request[Any, Any, Any], event_id: UUID, caller: Caller
+) -> Answer:
+    """`GET /events/{id}/open-count` served directly (ticketing.web.direct)."""
+    live: LiveFeed = request.app.state.live
+    return json_answer({"openSeats": (await live.view(event_id)).open_seats()})
+
+
+async def direct_availability(
+    request: Request[Any, Any, Any], event_id: UUID, caller: Caller
+) -> Answer:
+    """`GET /events/{id}/availability` served directly (ticketing.web.direct)."""
+    live: LiveFeed = request.app.state.live
+    return json_answer((await live.view(event_id)).availability())
+
+
 class OpenCountController(Controller):
     """The open count kept from the service this replaces, where its clients look for it."""
 
     path = "/events/{event_id:uuid}"
     tags = ["holds"]
 
-    @get("/open-count")
+    @get("/open-count", opt=direct(direct_open_count))
     async def open_count(
         self, event_id: FromPath[UUID], live: NamedDependency[LiveFeed]
     ) -> dict[str, int]:
@@ -79,7 +98,7 @@ class LiveController(Controller):
     path = "/events/{event_id:uuid}"
     tags = ["availability"]
 
-    @get("/availability")
+    @get("/availability", opt=direct(direct_availability))
     async def availability(
         self, event_id: FromPath[UUID], live: NamedDependency[LiveFeed]
     ) -> Availability:

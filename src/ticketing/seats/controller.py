@@ -14,9 +14,18 @@ from ticketing.auth.guards import admin_only
 from ticketing.seats.schemas import SeatList, SeatPatch, SeatsAdd, SeatsAdded
 from ticketing.seats.service import SeatService
 from ticketing.seatview.schemas import Seat, SeatStatus
+from ticketing.web.direct import direct, json_answer
 from ticketing.web.http import Body, etag, if_match
+from ticketing.web.idempotency import Answer
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="page size")]
+
+
+async def direct_get_seat(request: Request[Any, Any, Any], seat_id: UUID, caller: Caller) -> Answer:
+    """`GET /seats/{id}` served directly (ticketing.web.direct)."""
+    seats: SeatService = request.app.state.seats
+    seat = await seats.get(seat_id, caller)
+    return json_answer(seat, headers={"etag": f'"{seat.version}"'})
 
 
 class EventSeatsController(Controller):
@@ -61,7 +70,7 @@ class SeatController(Controller):
     path = "/seats"
     tags = ["seats"]
 
-    @get("/{seat_id:uuid}")
+    @get("/{seat_id:uuid}", opt=direct(direct_get_seat))
     async def get_seat(
         self,
         seat_id: FromPath[UUID],

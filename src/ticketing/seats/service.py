@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -33,6 +34,7 @@ def _now_ms() -> int:
 
 PAGE_SECONDS = 1.0
 PAGE_CACHE_EVENTS = 1024
+SEAT_CACHE = 20_000  # seat records kept per process for GET /seats/{id}, at most PAGE_SECONDS
 
 
 @dataclass(slots=True)
@@ -84,15 +86,30 @@ class SeatService:
         self._holds = holds
         self._pages: dict[UUID, dict[tuple[object, ...], _Page]] = {}
         self._changes: dict[UUID, int] = {}  # per event: changes made by this process
+        self._reading: dict[tuple[UUID, tuple[object, ...]], asyncio.Future[_Page]] = {}
+        # One seat's row as PostgreSQL has it (its live hold is read afresh every time),
+        # with when it was read and the count of its event's sales and edits then.
+        self._records: dict[UUID, tuple[float, int, SeatRecord]] = {}
+        self._edits: dict[UUID, int] = {}  # per event: sales and edits made by this process
 
     def on_hold_event(self, event: HoldEvent) -> None:
         """A hold began or ended in this process: what readers see of the event changed (an
-        expiry is seen by the clock, without being told)."""
-        if event.kind is not Kind.EXPIRED:
+        expiry is seen by the clock, without being told). A sale or a cancellation also
+        changes the seats' rows."""
+        if event.kind in (Kind.CONFIRMED, Kind.CANCELLED):
             self.forget_pages(event.event_id)
+        elif event.kind is not Kind.EXPIRED:
+            self._forget_pages_only(event.event_id)
 
     def forget_pages(self, event_id: UUID) -> None:
-        """The event's seats changed: this process's cached pages of them go now."""
+        """The event's seats changed: this process's cached pages and rows of them go now."""
+        self._forget_pages_only(event_id)
+        if len(self._edits) >= PAGE_CACHE_EVENTS:
+            self._edits.clear()
+            self._records.clear()
+        self._edits[event_id] = self._edits.get(event_id, 0) + 1
+
+    def _forget_pages_only(self, event_id: UUID) -> None:
         self._pages.pop(event_id, None)
         if len(self._changes) >= PAGE_CACHE_EVENTS:
             self._changes.clear()
@@ -158,6 +175,28 @@ class SeatService:
         cached = pages.get(key) if pages else None
         if cached is not None and now - cached.read_at <= PAGE_SECONDS:
             return cached
+        # One read per page at a time: the fans who ask while it is read wait for it (not
+        # those who ask after a change made here: theirs is read after the change).
+        flight = (event_id, (*key, self._changes.get(event_id)))
+        reading = self._reading.get(flight)
+        if reading is None:
+            reading = asyncio.ensure_future(
+                self._read_and_keep(event_id, key, status, section, limit, cursor)
+            )
+            self._reading[flight] = reading
+            reading.add_done_callback(lambda _: self._reading.pop(flight, None))
+        return await asyncio.shield(reading)
+
+    async def _read_and_keep(
+        self,
+        event_id: UUID,
+        key: tuple[object, ...],
+        status: SeatStatus | None,
+        section: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> _Page:
+        now = time.monotonic()
         changes = self._changes.get(event_id)
         records, next_cursor, held = await self._read_page(
             event_id, status=status, section=section, limit=limit, cursor=cursor
@@ -295,9 +334,24 @@ class SeatService:
         return (await self.get_with_hold(seat_id, caller))[0]
 
     async def get_with_hold(self, seat_id: UUID, caller: Caller) -> tuple[Seat, LiveHold | None]:
-        """The seat as `caller` sees it, and the live hold on it: one row and one script."""
-        async with self._db.connection() as conn:
-            record = await seats_repo.get(conn, seat_id)
+        """The seat as `caller` sees it, and the live hold on it: the hold read now (one
+        script), the row at most PAGE_SECONDS old, like a page of seats (a sale or an edit
+        made through this process is seen at once)."""
+        now = time.monotonic()
+        kept = self._records.get(seat_id)
+        if (
+            kept is not None
+            and now - kept[0] <= PAGE_SECONDS
+            and self._edits.get(kept[2].event_id, 0) == kept[1]
+        ):
+            record: SeatRecord | None = kept[2]
+        else:
+            async with self._db.connection() as conn:
+                record = await seats_repo.get(conn, seat_id)
+            if record is not None:
+                if len(self._records) >= SEAT_CACHE:
+                    self._records.clear()  # a crude bound: they are a second's worth anyway
+                self._records[seat_id] = (now, self._edits.get(record.event_id, 0), record)
         if record is None:
             raise NotFound.of("seat", seat_id)
         held = (await self._holds.held_seats(record.event_id, [str(seat_id)])).get(str(seat_id))

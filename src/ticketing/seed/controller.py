@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
-from litestar import Controller, patch
+from litestar import Controller, Request, patch
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -13,7 +14,20 @@ from ticketing.auth.guards import RATE_OPT, customer_only
 from ticketing.seatview.schemas import Seat
 from ticketing.seed.schemas import SeatStatusChange
 from ticketing.seed.service import SeedService
+from ticketing.validation import decode_body
+from ticketing.web.direct import direct, json_answer
 from ticketing.web.http import Body
+from ticketing.web.idempotency import Answer
+
+
+async def direct_change_seat(
+    request: Request[Any, Any, Any], event_id: UUID, seat_id: UUID, caller: Caller
+) -> Answer:
+    """The seed's PATCH served directly (ticketing.web.direct), its body decoded as
+    `Body[SeatStatusChange]` does."""
+    seed: SeedService = request.app.state.seed
+    change = decode_body(await request.body(), SeatStatusChange)
+    return json_answer(await seed.change_seat(event_id, seat_id, change, caller))
 
 
 class SeedSeatController(Controller):
@@ -23,7 +37,8 @@ class SeedSeatController(Controller):
     @patch(
         "/seats/{seat_id:uuid}",
         guards=[customer_only],
-        opt={RATE_OPT: "holds"},  # taking seats, as POST /events/{eventId}/holds
+        # Taking seats, as POST /events/{eventId}/holds; as hot, and as direct.
+        opt={RATE_OPT: "holds", **direct(direct_change_seat)},
         dto=Body[SeatStatusChange],
         return_dto=None,
     )

@@ -1,7 +1,9 @@
-"""Direct routes: the onsale's hot writes, served without Litestar's per-request machinery.
+"""Direct routes: the onsale's hot routes, served without Litestar's per-request machinery.
 
-Holding seats (`POST /events/{eventId}/holds`) and confirming a hold (`POST
-/holds/{holdId}/reservation`) are most of an onsale's traffic. For each request Litestar
+Holding seats (`POST /events/{eventId}/holds`, and the seed's one-seat `PATCH
+/events/{eventId}/seats/{seatId}`), confirming a hold (`POST /holds/{holdId}/reservation`)
+and the reads every fan repeats (the open count, availability, one seat) are most of an
+onsale's traffic. For each request Litestar
 routes through its trie, builds the handler's keyword arguments (path parameter, the
 `caller` dependency, the DTO-decoded body) from a signature model, and turns the returned
 `Response` into ASGI messages. On the hold burst that machinery was measured as the larger
@@ -38,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
 
+import msgspec
 from litestar import Litestar, Request
 from litestar._asgi.utils import is_valid_host, wrap_in_exception_handler
 from litestar.handlers import HTTPRouteHandler
@@ -45,11 +48,11 @@ from litestar.middleware._internal.cors import CORSMiddleware
 from litestar.routes import HTTPRoute
 from litestar.utils.scope.state import ScopeState
 
-from ticketing.auth.caller import Caller
 from ticketing.auth.guards import resolve_caller
 from ticketing.web.idempotency import Answer
 
-Serve = Callable[[Request[Any, Any, Any], UUID, Caller], Awaitable[Answer]]
+# serve(request, *the route's UUID path parameters in path order, caller)
+Serve = Callable[..., Awaitable[Answer]]
 # A guard as `resolve_guards()` gives it: already made async.
 Guard = Callable[[Request[Any, Any, Any], HTTPRouteHandler], Awaitable[None]]
 
@@ -61,15 +64,24 @@ _UUID = "([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
 DIRECT_OPT = "ticketing.direct"
 
 
+_encode = msgspec.json.Encoder().encode
+
+
+def json_answer(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Answer:
+    """A value as JSON, encoded as Litestar encodes a handler's return value."""
+    return Answer(status, _encode(value), {"content-type": "application/json", **(headers or {})})
+
+
 def direct(serve: Serve) -> dict[str, Serve]:
     """A handler's `opt` marking its route as served directly by `serve`, which takes the
-    request, the route's one UUID path parameter and the caller, as the handler would."""
+    request, the route's UUID path parameters (in the path's order) and the caller, as the
+    handler would."""
     return {DIRECT_OPT: serve}
 
 
 @dataclass(frozen=True, slots=True)
 class DirectRoute:
-    """`method path` (Litestar's spelling, one `{name:uuid}` parameter) served by `serve`."""
+    """`method path` (Litestar's spelling, `{name:uuid}` parameters only) served by `serve`."""
 
     method: str
     path: str
@@ -94,7 +106,7 @@ def marked(app: Litestar) -> list[DirectRoute]:
 @dataclass(frozen=True, slots=True)
 class _Bound:
     pattern: re.Pattern[str]
-    param: str
+    params: tuple[str, ...]
     template: str
     handler: HTTPRouteHandler
     guards: list[Guard]
@@ -126,7 +138,9 @@ class DirectRoutes:
                 if match is not None and _host_ok(scope):
                     scope["route_handler"] = bound.handler
                     scope["path_template"] = bound.template
-                    scope["path_params"] = {bound.param: UUID(match.group(1))}
+                    scope["path_params"] = dict(
+                        zip(bound.params, map(UUID, match.groups()), strict=True)
+                    )
                     ScopeState.from_scope(scope).exception_handlers = bound.exception_handlers
                     scope["ticketing.direct"] = bound
                     await self._served(scope, receive, send)
@@ -138,8 +152,8 @@ class DirectRoutes:
         request = self._request_class(scope=scope, receive=receive, send=send)
         for guard in bound.guards:
             await guard(request, bound.handler)
-        ident: UUID = scope["path_params"][bound.param]
-        answer = await bound.serve(request, ident, await resolve_caller(request))
+        ids = scope["path_params"].values()
+        answer = await bound.serve(request, *ids, await resolve_caller(request))
         headers = [(k.lower().encode(), v.encode()) for k, v in answer.headers.items()]
         headers.append((b"content-length", str(len(answer.body)).encode()))
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
@@ -168,14 +182,14 @@ def _bind(app: Litestar, route: DirectRoute) -> _Bound:
         or handler.resolve_response_cookies()
     ):
         raise ValueError(f"{route.method} {route.path} has hooks or middleware of its own")
-    params = _PARAM.findall(route.path)
-    if len(params) != 1:
-        raise ValueError(f"{route.path}: a direct route takes exactly one UUID parameter")
-    parts = _PARAM.split(route.path)  # [before, name, after]
-    pattern = re.compile(re.escape(parts[0]) + _UUID + re.escape(parts[2]))
+    params = tuple(_PARAM.findall(route.path))
+    parts = _PARAM.split(route.path)  # [text, name, text, name, ..., text]
+    if not params or "{" in "".join(parts[::2]):
+        raise ValueError(f"{route.path}: a direct route takes UUID path parameters only")
+    pattern = re.compile("".join(_UUID if i % 2 else re.escape(p) for i, p in enumerate(parts)))
     return _Bound(
         pattern=pattern,
-        param=params[0],
+        params=params,
         template=found[0].path_format,
         handler=handler,
         guards=cast("list[Guard]", handler.resolve_guards()),
