@@ -321,4 +321,44 @@ def test_the_hot_routes_are_the_ones_served_directly(settings: Settings) -> None
         ("GET", "/events/{event_id:uuid}/open-count"),
         ("GET", "/events/{event_id:uuid}/availability"),
         ("GET", "/seats/{seat_id:uuid}"),
+        ("GET", "/events/{event_id:uuid}/seats"),
     }
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "?limit=200",
+        "?limit=5&status=ON_HOLD",
+        "?status=OPEN&section=Stalls",
+        "?limit=0",
+        "?limit=201",
+        "?limit=1e2",
+        "?limit=05",
+        "?limit=",
+        "?status=SOLD",
+        "?status=",
+        "?section=",
+        "?section=%00",
+        "?cursor=",
+        "?cursor=bm90LWEtY3Vyc29y",
+        "?limit=2&limit=3",
+        "?other=1",
+        "?x=%00",
+        "?section=" + "s" * 51,
+    ],
+)
+async def test_seat_pages_look_the_same_both_ways(both: Both, query: str) -> None:
+    event_id, seats, fan = await _setup(both)
+    await both[0].post(
+        f"/events/{event_id}/holds", json={"seatIds": seats[:3]}, headers=fan.headers
+    )
+    for headers in ({}, fan.headers, ADMIN):
+        answer = await _each(
+            both, lambda c, h=headers: c.get(f"/events/{event_id}/seats{query}", headers=h)
+        )
+        if answer.status_code == 200 and "ON_HOLD" in query:
+            assert len(answer.json()["items"]) == 3
+    next_page = (await both[0].get(f"/events/{event_id}/seats?limit=2")).json()["nextCursor"]
+    await _each(both, lambda c: c.get(f"/events/{event_id}/seats?limit=2&cursor={next_page}"))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
+from urllib.parse import parse_qsl
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, patch, post
@@ -24,15 +25,66 @@ Limit = Annotated[int, QueryParameter(ge=1, le=200, description="page size")]
 async def direct_get_seat(request: Request[Any, Any, Any], seat_id: UUID, caller: Caller) -> Answer:
     """`GET /seats/{id}` served directly (ticketing.web.direct)."""
     seats: SeatService = request.app.state.seats
+    if caller.role is Role.ANONYMOUS:
+        body, version = await seats.get_anonymous(seat_id)
+        return Answer(200, body, {"content-type": "application/json", **etag(version)})
     seat = await seats.get(seat_id, caller)
-    return json_answer(seat, headers={"etag": f'"{seat.version}"'})
+    return json_answer(seat, headers=etag(seat.version))
+
+
+_PAGE_QUERY = {"status", "section", "limit", "cursor"}
+
+
+def _page_query(query: bytes) -> dict[str, str] | None:
+    """A seat page's query as the direct route serves it: each parameter once and well
+    formed; None for anything else, which Litestar answers (with its own 400s)."""
+    try:
+        pairs = parse_qsl(query.decode("ascii"), keep_blank_values=True, strict_parsing=False)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    found = dict(pairs)
+    if len(found) != len(pairs) or not found.keys() <= _PAGE_QUERY:
+        return None
+    if found.get("status", "OPEN") not in ("OPEN", "ON_HOLD", "RESERVED"):
+        return None
+    if not 1 <= len(found.get("section", "x")) <= 50 or "\x00" in found.get("section", ""):
+        return None
+    limit = found.get("limit", "50")
+    if not (limit.isascii() and limit.isdigit() and limit[0] != "0" and int(limit) <= 200):
+        return None
+    if len(found.get("cursor", "")) > 512:
+        return None
+    return found
+
+
+async def direct_list_seats(
+    request: Request[Any, Any, Any], event_id: UUID, caller: Caller
+) -> Answer:
+    """A page of seats served directly (ticketing.web.direct), for the queries
+    `_page_query` accepts."""
+    query = _page_query(request.scope["query_string"])
+    assert query is not None  # (the route is served directly only then)
+    seats: SeatService = request.app.state.seats
+    status = cast("SeatStatus | None", query.get("status"))
+    section, cursor = query.get("section"), query.get("cursor")
+    limit = int(query.get("limit", "50"))
+    if caller.role is Role.ANONYMOUS:
+        body = await seats.list_for_event_anonymous(
+            event_id, status=status, section=section, limit=limit, cursor=cursor
+        )
+        return Answer(200, body, {"content-type": "application/json"})
+    return json_answer(
+        await seats.list_for_event(
+            event_id, caller, status=status, section=section, limit=limit, cursor=cursor
+        )
+    )
 
 
 class EventSeatsController(Controller):
     path = "/events/{event_id:uuid}/seats"
     tags = ["seats"]
 
-    @get("/")
+    @get("/", opt=direct(direct_list_seats, lambda q: _page_query(q) is not None))
     async def list_seats(
         self,
         request: Request[Any, Any, Any],
@@ -77,7 +129,10 @@ class SeatController(Controller):
         caller: NamedDependency[Caller],
         seats: NamedDependency[SeatService],
     ) -> Response[Seat]:
-        """One seat."""
+        """One seat. Signed out, at most a second old, like a page of seats."""
+        if caller.role is Role.ANONYMOUS:
+            body, version = await seats.get_anonymous(seat_id)
+            return Response(body, media_type="application/json", headers=etag(version))  # type: ignore[arg-type]
         seat = await seats.get(seat_id, caller)
         return Response(seat, headers=etag(seat.version))
 

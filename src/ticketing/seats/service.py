@@ -91,6 +91,9 @@ class SeatService:
         # with when it was read and the count of its event's sales and edits then.
         self._records: dict[UUID, tuple[float, int, SeatRecord]] = {}
         self._edits: dict[UUID, int] = {}  # per event: sales and edits made by this process
+        self._edit_total = 0  # of every event
+        # GET /seats/{id} signed out: (read at, good until (ms), row, changes then, JSON)
+        self._anonymous: dict[UUID, tuple[float, int, SeatRecord, int | None, bytes]] = {}
 
     def on_hold_event(self, event: HoldEvent) -> None:
         """A hold began or ended in this process: what readers see of the event changed (an
@@ -108,11 +111,13 @@ class SeatService:
             self._edits.clear()
             self._records.clear()
         self._edits[event_id] = self._edits.get(event_id, 0) + 1
+        self._edit_total += 1
 
     def _forget_pages_only(self, event_id: UUID) -> None:
         self._pages.pop(event_id, None)
         if len(self._changes) >= PAGE_CACHE_EVENTS:
             self._changes.clear()
+            self._anonymous.clear()
         self._changes[event_id] = self._changes.get(event_id, 0) + 1
 
     async def list_for_event(
@@ -337,6 +342,36 @@ class SeatService:
         """The seat as `caller` sees it, and the live hold on it: the hold read now (one
         script), the row at most PAGE_SECONDS old, like a page of seats (a sale or an edit
         made through this process is seen at once)."""
+        record = await self._record(seat_id)
+        held = (await self._holds.held_seats(record.event_id, [str(seat_id)])).get(str(seat_id))
+        return seat_view(record, caller, held), held
+
+    async def get_anonymous(self, seat_id: UUID) -> tuple[bytes, int]:
+        """The seat as anyone signed out sees it, as JSON, and its version: encoded once and
+        kept, like a page of seats, at most PAGE_SECONDS and never past the end of the hold
+        on it, dropped by any change made through this process. A fan polling a seat costs
+        neither PostgreSQL nor Redis."""
+        now = time.monotonic()
+        kept = self._anonymous.get(seat_id)
+        if (
+            kept is not None
+            and now - kept[0] <= PAGE_SECONDS
+            and _now_ms() < kept[1]
+            and self._changes.get(kept[2].event_id) == kept[3]
+        ):
+            return kept[4], kept[2].version
+        record = await self._record(seat_id)
+        changes = self._changes.get(record.event_id)
+        held = (await self._holds.held_seats(record.event_id, [str(seat_id)])).get(str(seat_id))
+        body = _encode(seat_view(record, ANONYMOUS, held))
+        if len(self._anonymous) >= SEAT_CACHE:
+            self._anonymous.clear()
+        until = held.expires_ms if held is not None else 1 << 62
+        self._anonymous[seat_id] = (now, until, record, changes, body)
+        return body, record.version
+
+    async def _record(self, seat_id: UUID) -> SeatRecord:
+        """The seat's row, at most PAGE_SECONDS old (a sale or an edit made here drops it)."""
         now = time.monotonic()
         kept = self._records.get(seat_id)
         if (
@@ -344,18 +379,17 @@ class SeatService:
             and now - kept[0] <= PAGE_SECONDS
             and self._edits.get(kept[2].event_id, 0) == kept[1]
         ):
-            record: SeatRecord | None = kept[2]
-        else:
-            async with self._db.connection() as conn:
-                record = await seats_repo.get(conn, seat_id)
-            if record is not None:
-                if len(self._records) >= SEAT_CACHE:
-                    self._records.clear()  # a crude bound: they are a second's worth anyway
-                self._records[seat_id] = (now, self._edits.get(record.event_id, 0), record)
+            return kept[2]
+        edits = self._edit_total
+        async with self._db.connection() as conn:
+            record = await seats_repo.get(conn, seat_id)
         if record is None:
             raise NotFound.of("seat", seat_id)
-        held = (await self._holds.held_seats(record.event_id, [str(seat_id)])).get(str(seat_id))
-        return seat_view(record, caller, held), held
+        if self._edit_total == edits:  # (else the row may predate an edit made meanwhile)
+            if len(self._records) >= SEAT_CACHE:
+                self._records.clear()  # a crude bound: they are a second's worth anyway
+            self._records[seat_id] = (now, self._edits.get(record.event_id, 0), record)
+        return record
 
     async def patch(self, seat_id: UUID, body: SeatPatch, expected: list[int] | None) -> Seat:
         changes = changed(body)

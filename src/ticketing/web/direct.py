@@ -72,11 +72,18 @@ def json_answer(value: Any, status: int = 200, headers: dict[str, str] | None = 
     return Answer(status, _encode(value), {"content-type": "application/json", **(headers or {})})
 
 
-def direct(serve: Serve) -> dict[str, Serve]:
+# Whether a query string is one the direct route serves (the rest goes to Litestar).
+Accepts = Callable[[bytes], bool]
+ACCEPTS_OPT = "ticketing.direct.accepts"
+
+
+def direct(serve: Serve, accepts: Accepts | None = None) -> dict[str, Any]:
     """A handler's `opt` marking its route as served directly by `serve`, which takes the
     request, the route's UUID path parameters (in the path's order) and the caller, as the
-    handler would."""
-    return {DIRECT_OPT: serve}
+    handler would. With `accepts`, only requests whose query string it accepts are served
+    directly: the others (ill-formed parameters, with Litestar's own answers) go on to
+    Litestar untouched, guards included."""
+    return {DIRECT_OPT: serve, ACCEPTS_OPT: accepts}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +93,7 @@ class DirectRoute:
     method: str
     path: str
     serve: Serve
+    accepts: Accepts | None = None
 
 
 def marked(app: Litestar) -> list[DirectRoute]:
@@ -97,8 +105,9 @@ def marked(app: Litestar) -> list[DirectRoute]:
         for handler in route.route_handlers:
             serve = handler.opt.get(DIRECT_OPT)
             if serve is not None:
+                accepts = handler.opt.get(ACCEPTS_OPT)
                 found.extend(
-                    DirectRoute(m, route.path, serve) for m in sorted(handler.http_methods)
+                    DirectRoute(m, route.path, serve, accepts) for m in sorted(handler.http_methods)
                 )
     return found
 
@@ -112,6 +121,7 @@ class _Bound:
     guards: list[Guard]
     exception_handlers: Any
     serve: Serve
+    accepts: Accepts | None
 
 
 class DirectRoutes:
@@ -135,7 +145,11 @@ class DirectRoutes:
         if scope["type"] == "http" and not scope.get("root_path"):
             for bound in self._routes.get(scope["method"], ()):
                 match = bound.pattern.fullmatch(scope["path"])
-                if match is not None and _host_ok(scope):
+                if (
+                    match is not None
+                    and _host_ok(scope)
+                    and (bound.accepts is None or bound.accepts(scope["query_string"]))
+                ):
                     scope["route_handler"] = bound.handler
                     scope["path_template"] = bound.template
                     scope["path_params"] = dict(
@@ -195,4 +209,5 @@ def _bind(app: Litestar, route: DirectRoute) -> _Bound:
         guards=cast("list[Guard]", handler.resolve_guards()),
         exception_handlers=handler.resolve_exception_handlers(),
         serve=route.serve,
+        accepts=route.accepts,
     )
