@@ -1,6 +1,6 @@
 """`make bench`: the service under load, next to the floor, with correctness read back.
 
-    python -m bench [--workers 2] [--seconds 8] [--rounds 3] [--only a,b,c,d,e,w,s]
+    python -m bench [--workers N] [--seconds 8] [--rounds 3] [--only a,w,s,c,p,r,k,h,b,d,e]
 
 Starts PostgreSQL and Redis (embedded, or DATABASE_URL and REDIS_URL), the service with
 Granian's workers and the floor (bench/floor.py) beside it, makes its own events and
@@ -11,11 +11,22 @@ Scenarios:
   a  hold burst: 256 connections, distinct seat pairs, real customer tokens; the floor and
      the service take turns, --rounds times, and each round gives the ratio
   w  the same burst with 1,000 stream subscribers on one of its events
-  s  the hold burst with one worker, to show how workers scale
+  s  the hold burst with one worker and with --workers, to show how workers scale
   b  contended onsale: 2,000 customers on one 1,000-seat event, explicit and best available
-  c  confirms of the holds the burst made
+  c  confirms of the holds the burst made, and the PostgreSQL floor: the same confirmation
+     SQL from a bare asyncpg loop at the same concurrency
+  p  one-seat holds through the seed's PATCH route, against one-seat floor holds (turns)
+  r  the reads a fan repeats (open count, one seat, availability, a seat page) on an event
+     with 300 live holds, against the floor's bare read (turns)
+  k  the first seconds of a burst over 100 events never touched before, against the same
+     burst over warm events: new events, and events whose mirrors were lost (turns)
+  h  hot events in a row, each through its sell-out and beyond: half best available, half
+     explicit pairs, at 64 and 256 connections, against the spread burst of (a)
   d  reads of a 1,000-seat event: seat list, availability, open count
   e  a mixed flow: browse, hold, extend, then confirm or release
+
+Every line gives CPU milliseconds per request: the service's process tree, PostgreSQL and
+Redis, read from /proc before and after (wrk's own left out), so a gain shows as work saved.
 """
 
 from __future__ import annotations
@@ -43,7 +54,16 @@ import asyncpg
 import httpx
 
 from bench.profile import profiled, top
-from bench.service import Server, Stack, resident_mb, running, serve, worker_pids
+from bench.service import (
+    Server,
+    Stack,
+    cpu_seconds,
+    cpu_spent,
+    resident_mb,
+    running,
+    serve,
+    worker_pids,
+)
 from ticketing.cache.redis import Redis
 from ticketing.holds import repository
 from ticketing.holds.engine import HoldEngine, event_keys
@@ -67,6 +87,12 @@ class Result:
     wrapped: int
     verdict: str = ""
     notes: list[str] = field(default_factory=list)
+    cpu_seconds: float = 0.0  # service tree, PostgreSQL and Redis, while wrk ran
+
+    @property
+    def cpu_ms(self) -> float:
+        """CPU milliseconds per request (whole process tree, databases included)."""
+        return 1000 * self.cpu_seconds / self.requests if self.requests else 0.0
 
     @property
     def rate(self) -> float:
@@ -76,9 +102,10 @@ class Result:
         statuses = " ".join(f"{k}:{v}" for k, v in sorted(self.statuses.items()))
         extra = f" wrapped:{self.wrapped}" if self.wrapped else ""
         errors = f" socket-errors:{self.socket_errors}" if self.socket_errors else ""
+        cpu = f"  cpu {self.cpu_ms:5.2f} ms/req" if self.cpu_seconds else ""
         return (
             f"{self.name:<34} {self.rate:>9,.0f}/s  p50 {self.p50:6.2f}  p99 {self.p99:7.2f}"
-            f"  p99.9 {self.p999:7.2f} ms  [{statuses}{errors}{extra}]"
+            f"  p99.9 {self.p999:7.2f} ms{cpu}  [{statuses}{errors}{extra}]"
         )
 
 
@@ -98,6 +125,19 @@ def wrk(
             parsed: dict[str, Any] = json.loads(line[len("RESULT ") :])
             return parsed
     raise RuntimeError(f"wrk printed no result:\n{out}")
+
+
+def drive(
+    server: Server, name: str, script: str, args: Iterable[str], *, connections: int,
+    threads: int = 2, seconds: float,
+) -> Result:  # fmt: skip
+    """wrk against `server`, with the CPU the server, PostgreSQL and Redis spent meanwhile."""
+    before = cpu_seconds(server)
+    raw = wrk(server.base_url, script, args, connections=connections, threads=threads,
+              seconds=seconds)  # fmt: skip
+    res = result(name, raw)
+    res.cpu_seconds = cpu_spent(before, cpu_seconds(server))
+    return res
 
 
 def result(name: str, raw: dict[str, Any]) -> Result:
@@ -332,17 +372,17 @@ class Bench:
         """Drive `server` with wrk; with --profile, sample its workers meanwhile."""
         seconds = seconds or self.seconds
 
-        def run() -> dict[str, Any]:
-            return wrk(server.base_url, script, args, connections=connections, threads=threads,
-                       seconds=seconds)  # fmt: skip
+        def run() -> Result:
+            return drive(server, name, script, args, connections=connections, threads=threads,
+                         seconds=seconds)  # fmt: skip
 
         if not (self.profile and profile):
-            return result(name, run())
+            return run()
         slug = name.split(":", maxsplit=1)[0].replace(" ", "-")
         with profiled(server, self.scratch / f"profile-{slug}", seconds) as files:
-            raw = run()
+            res = run()
         self.profiles[name] = top(files)
-        return result(name, raw)
+        return res
 
     def show(self, res: Result) -> None:
         self.results.append(res)
@@ -397,10 +437,9 @@ class Bench:
         await data.warm(floor_events)
         seats = await data.seats(floor_events)
         path = write_lines(self.scratch / "floor.tsv", burst_lines(seats, customers))
-        floor_res = result(
-            f"a hold burst: floor (bare hold){tag}",
-            wrk(floor.base_url, "replay.lua", [str(path), "2"],
-                connections=BURST_CONNECTIONS, threads=2, seconds=self.seconds),
+        floor_res = drive(
+            floor, f"a hold burst: floor (bare hold){tag}", "replay.lua", [str(path), "2"],
+            connections=BURST_CONNECTIONS, seconds=self.seconds,
         )  # fmt: skip
         floor_res.verdict = f"bad statuses: {bad_statuses(floor_res, {'201'})}"
         self.show(floor_res)
@@ -491,7 +530,9 @@ class Bench:
                 )
         return "watchers printed nothing"
 
-    async def confirms(self, server: Server, events: list[str], customers: list[Customer]) -> None:
+    async def confirms(
+        self, server: Server, events: list[str], customers: list[Customer]
+    ) -> Result:
         tokens = {c.id: c.token for c in customers}
         async with Probe(self.stack) as probe:
             holds = await probe.holds(events)
@@ -533,6 +574,7 @@ class Bench:
             failures, f"{live} reservations ({ok} answered in time), {sold} seats sold once each"
         )
         self.show(res)
+        return res
 
     async def onsale(self, server: Server) -> None:
         data = Data(self.stack, server.base_url)
@@ -551,11 +593,8 @@ class Bench:
                 lines.append(("POST", f"/events/{event}/holds", fan.token, json.dumps(body)))
         rng.shuffle(lines)
         path = write_lines(self.scratch / "onsale.tsv", lines)
-        res = result(
-            "b onsale: holds",
-            wrk(server.base_url, "replay.lua", [str(path), "2"],
-                connections=BURST_CONNECTIONS, threads=2, seconds=min(self.seconds, 4)),
-        )  # fmt: skip
+        res = drive(server, "b onsale: holds", "replay.lua", [str(path), "2"],
+                    connections=BURST_CONNECTIONS, seconds=min(self.seconds, 4))  # fmt: skip
         tokens = {f.id: f.token for f in fans}
         async with Probe(self.stack) as probe:
             holds = await probe.holds([event])
@@ -618,6 +657,272 @@ class Bench:
             res.verdict = verdict(failures, "every answer 200")
             self.show(res)
 
+    async def paired(
+        self, name: str, rounds: int, a: tuple[str, Server, Path], b: tuple[str, Server, Path],
+        *, connections: int, seconds: float | None = None, reload: Any = None,
+    ) -> tuple[list[Result], list[Result], float, float]:  # fmt: skip
+        """`a` and `b` (label, server, request file) take turns, the order alternating:
+        medians of the rounds' ratios a / b of throughput and of p99. `reload`, when given,
+        is awaited before each turn with its label and returns a fresh request file."""
+        got: dict[str, list[Result]] = {a[0]: [], b[0]: []}
+        for n in range(1, rounds + 1):
+            order = (a, b) if n % 2 else (b, a)
+            for label, target, given in order:
+                path = given if reload is None else await reload(label)
+                res = self.load(target, f"{name}: {label} {n}/{rounds}", "replay.lua",
+                                [str(path), "2"], connections=connections, seconds=seconds,
+                                profile=label == a[0] and n == 1)  # fmt: skip
+                got[label].append(res)
+                self.show(res)
+        pairs = list(zip(got[a[0]], got[b[0]], strict=True))
+        rate = statistics.median(x.rate / y.rate for x, y in pairs if y.rate)
+        p99 = statistics.median(x.p99 / y.p99 for x, y in pairs if y.p99)
+        return got[a[0]], got[b[0]], rate, p99
+
+    def note(self, res: Result, text: str) -> None:
+        res.notes.append(text)
+        print(f"{'':<34} {text}", flush=True)
+
+    async def busy_event(self, server: Server, customers: list[Customer]) -> tuple[str, list[str]]:
+        """A 1,000-seat event with 300 live holds of two seats: what fans read in an onsale."""
+        data = Data(self.stack, server.base_url)
+        (event,) = await data.events(1, maxNumSeats=10)
+        seats = (await data.seats([event]))[event]
+        limit = asyncio.Semaphore(16)
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+
+            async def hold(i: int) -> None:
+                async with limit:
+                    done = await http.post(
+                        f"/events/{event}/holds",
+                        json={"seatIds": seats[2 * i : 2 * i + 2]},
+                        headers={"Authorization": f"Bearer {customers[i].token}"},
+                    )
+                done.raise_for_status()
+
+            await asyncio.gather(*(hold(i) for i in range(300)))
+        return event, seats
+
+    async def point_reads(
+        self, server: Server, floor: Server, customers: list[Customer], rounds: int
+    ) -> None:
+        """(r) Each read a fan makes during an onsale, against the floor's bare read, on an
+        event with 300 live holds."""
+        event, seats = await self.busy_event(server, customers)
+        bare = write_lines(self.scratch / "bare.tsv", [("GET", f"/events/{event}/read", "", "")])
+        for label, target in (
+            ("open count", f"/events/{event}/open-count"),
+            ("one seat", f"/seats/{seats[1]}"),
+            ("availability", f"/events/{event}/availability"),
+            ("seat page (200)", f"/events/{event}/seats?limit=200"),
+        ):
+            path = write_lines(self.scratch / "read.tsv", [("GET", target, "", "")])
+            mine, _, rate, p99 = await self.paired(
+                f"r {label}", rounds, ("service", server, path), ("floor read", floor, bare),
+                connections=64, seconds=min(self.seconds, 4),
+            )  # fmt: skip
+            bad = sum(bad_statuses(r, {"200"}) for r in mine)
+            self.note(
+                mine[-1],
+                f"{label} / the floor's bare read: {rate:.2f} of the throughput, p99 {p99:.2f} x"
+                f"; {bad} answers not 200",
+            )
+
+    async def seed_holds(
+        self, server: Server, floor: Server, customers: list[Customer], rounds: int
+    ) -> None:
+        """(p) One-seat holds through the seed's PATCH route against one-seat floor holds."""
+        data = Data(self.stack, server.base_url)
+        made: list[str] = []
+
+        async def lines_for(label: str) -> Path:
+            events = await data.events(self.events_needed(8_000) // 2 + 1)
+            await data.warm(events)
+            seats = await data.seats(events)
+            lines = []
+            pairs = [(e, seat) for e, ids in seats.items() for seat in ids]
+            for n, (event_id, seat) in enumerate(pairs):
+                fan = customers[n % len(customers)]
+                if label == "floor":
+                    body = json.dumps({"seatIds": [seat]})
+                    lines.append(("POST", f"/events/{event_id}/holds", fan.token, body))
+                else:
+                    body = json.dumps({"customerId": fan.id, "status": "ON_HOLD"})
+                    lines.append(("PATCH", f"/events/{event_id}/seats/{seat}", fan.token, body))
+            if label != "floor":
+                made.extend(events)
+            return write_lines(self.scratch / f"seed-{label}.tsv", lines)
+
+        unused = self.scratch / "unused.tsv"
+        mine, _, rate, p99 = await self.paired(
+            "p seed PATCH one-seat holds", rounds, ("service", server, unused),
+            ("floor", floor, unused), connections=BURST_CONNECTIONS, reload=lines_for,
+        )  # fmt: skip
+        failures: list[str] = []
+        ok = sum(r.statuses.get("200", 0) for r in mine)
+        async with Probe(self.stack) as probe:
+            await probe.settled(made)
+            held = await probe.held_seats(made)
+            holds = len(await probe.holds(made))
+        check(sum(bad_statuses(r, {"200"}) for r in mine) == 0, "answers not 200", failures)
+        check(held == holds, f"{held} seats in {holds} one-seat holds", failures)
+        check(ok <= holds <= ok + BURST_CONNECTIONS * rounds, f"{holds} holds for {ok} 200s",
+              failures)  # fmt: skip
+        mine[-1].verdict = verdict(failures, f"{holds} one-seat holds, each seat once")
+        self.note(mine[-1], mine[-1].verdict)
+        self.note(mine[-1], f"seed holds / floor holds: {rate:.2f} of the throughput,"
+                            f" p99 {p99:.2f} x")  # fmt: skip
+
+    async def cold(
+        self, server: Server, customers: list[Customer], rounds: int, label: str
+    ) -> None:
+        """(k) The first seconds of a burst over 100 events never touched before, against
+        the same burst over 100 events whose mirrors are ready. `new`: created just before
+        the burst (the service builds their mirrors as it creates them); `lost`: their
+        mirrors dropped (as after a Redis restart, before the service rebuilt them), so the
+        crowd that finds each one missing must have it built."""
+        data = Data(self.stack, server.base_url)
+        made: list[str] = []
+
+        async def lines_for(label: str) -> Path:
+            events = await data.events(100)
+            if label != "new":
+                await data.warm(events)
+            if label == "lost":
+                async with Probe(self.stack) as probe:
+                    for event_id in events:
+                        await probe.engine.invalidate(uuid.UUID(event_id), seats_changed=False)
+            seats = await data.seats(events)
+            # Every event from the first second on: the pairs of all events interleaved.
+            per_event = [
+                [(e, ids[i], ids[i + 1]) for i in range(0, len(ids) - 1, 2)]
+                for e, ids in seats.items()
+            ]
+            lines = []
+            interleaved = [p for group in zip(*per_event, strict=True) for p in group]
+            for n, (event_id, x, y) in enumerate(interleaved):
+                body = json.dumps({"seatIds": [x, y]}, separators=(",", ":"))
+                token = customers[n % len(customers)].token
+                lines.append(("POST", f"/events/{event_id}/holds", token, body))
+            made.extend(events)
+            return write_lines(self.scratch / f"cold-{label}.tsv", lines)
+
+        unused = self.scratch / "unused.tsv"
+        cold, _, rate, p99 = await self.paired(
+            "k burst on 100 events", rounds, (label, server, unused), ("warm", server, unused),
+            connections=128, seconds=4, reload=lines_for,
+        )  # fmt: skip
+        failures: list[str] = []
+        async with Probe(self.stack) as probe:
+            await probe.settled(made)
+            held = await probe.held_seats(made)
+            holds = len(await probe.holds(made))
+        check(held == 2 * holds, f"{held} seats in {holds} holds of two", failures)
+        check(sum(bad_statuses(r, {"201"}) for r in cold) == 0, "answers not 201", failures)
+        cold[-1].verdict = verdict(failures, f"{holds} holds, every seat once")
+        self.note(cold[-1], cold[-1].verdict)
+        self.note(cold[-1], f"{label} / warm: {rate:.2f} of the throughput, p99 {p99:.2f} x")
+
+    async def hot(self, server: Server, spread: Result | None) -> None:
+        """(h) One hot event after another, each through its sell-out and beyond: 2,000
+        fans, half asking for best available, half for two seats they picked; at 64 and
+        at 256 connections."""
+        data = Data(self.stack, server.base_url)
+        fans = await data.customers(2000)
+        for connections in (64, BURST_CONNECTIONS):
+            events = await data.events(6, maxNumSeats=6, seatHoldTime=600)
+            await data.warm(events)
+            seats = await data.seats(events)
+            rng = random.Random(connections)
+            lines = []
+            for event_id in events:
+                mine = []
+                for i in range(1500):
+                    fan = fans[rng.randrange(len(fans))]
+                    body: dict[str, Any] = (
+                        {"quantity": 2} if i % 2 else {"seatIds": rng.sample(seats[event_id], 2)}
+                    )
+                    mine.append(("POST", f"/events/{event_id}/holds", fan.token, json.dumps(body)))
+                lines.extend(mine)
+            path = write_lines(self.scratch / "hot.tsv", lines)
+            res = self.load(server, f"h hot events in a row, {connections} conn", "replay.lua",
+                            [str(path), "2"], connections=connections, profile=True)  # fmt: skip
+            failures: list[str] = []
+            async with Probe(self.stack) as probe:
+                await probe.settled(events)
+                holds = await probe.holds(events)
+                held = await probe.held_seats(events)
+            seats_in_holds = [s for _, _, ss in holds.values() for s in ss]
+            per_fan: dict[tuple[str, str], int] = {}
+            for event_id, customer, ss in holds.values():
+                per_fan[(event_id, customer)] = per_fan.get((event_id, customer), 0) + len(ss)
+            five = sum(n for s, n in res.statuses.items() if s.startswith("5"))
+            check(five == 0, f"{five} answers 5xx", failures)
+            check(bad_statuses(res, {"201", "409"}) == 0, "answers not 201 or 409", failures)
+            check(len(seats_in_holds) == len(set(seats_in_holds)) == held,
+                  f"{held} seats held, {len(seats_in_holds)} in holds", failures)  # fmt: skip
+            check(max(per_fan.values(), default=0) <= 6, "a fan over maxNumSeats", failures)
+            sold_out = sum(1 for e in events if sum(1 for h in holds.values() if h[0] == e) > 0)
+            res.verdict = verdict(
+                failures, f"{held} seats held once each over {sold_out} events, none over 6 a fan"
+            )
+            self.show(res)
+            if spread is not None and spread.rate and spread.p99:
+                self.note(res, f"hot / spread burst: {res.rate / spread.rate:.2f} of the"
+                               f" throughput, p99 {res.p99 / spread.p99:.2f} x")  # fmt: skip
+
+    async def confirm_floor(self, server: Server, customers: list[Customer]) -> Result:
+        """(c floor) The confirmation's own SQL (reserve_hold, as the service runs it) from a
+        bare asyncpg loop at the confirms' concurrency (64), through a pool the size of the
+        service's: the least a confirm can cost in PostgreSQL."""
+        data = Data(self.stack, server.base_url)
+        events = await data.events(12)
+        seats = await data.seats(events)
+        work = [
+            (uuid.UUID(e), uuid.UUID(customers[n % len(customers)].id),
+             [uuid.UUID(ids[i]), uuid.UUID(ids[i + 1])])
+            for e, ids in seats.items() for n, i in enumerate(range(0, len(ids) - 1, 2))
+        ]  # fmt: skip
+        random.Random(5).shuffle(work)
+        pool = await asyncpg.create_pool(self.stack.database_url, min_size=20 * self.workers,
+                                         max_size=20 * self.workers)  # fmt: skip
+        latencies: list[float] = []
+        statuses: dict[str, int] = {}
+        before = cpu_seconds(server)
+        deadline = time.monotonic() + self.seconds
+        queue = iter(work)
+
+        async def worker() -> None:
+            for event_id, customer, pair in queue:
+                if time.monotonic() > deadline:
+                    return
+                started = time.monotonic()
+                try:
+                    async with pool.acquire() as conn:
+                        await conn.fetch(
+                            "SELECT * FROM reserve_hold($1, $2, $3, $4, $5::uuid[])",
+                            uuid.uuid4(), event_id, customer, uuid.uuid4(), pair,
+                        )  # fmt: skip
+                    statuses["201"] = statuses.get("201", 0) + 1
+                except asyncpg.PostgresError:
+                    statuses["409"] = statuses.get("409", 0) + 1
+                latencies.append(time.monotonic() - started)
+
+        started = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(64)))
+        elapsed = time.monotonic() - started
+        await pool.close()
+        latencies.sort()
+
+        def q(x: float) -> float:
+            return 1000 * latencies[min(len(latencies) - 1, int(x * len(latencies)))]
+
+        res = Result("c floor (reserve_hold from asyncpg)", len(latencies), elapsed, q(0.5),
+                     q(0.99), q(0.999), statuses, 0, 0)  # fmt: skip
+        res.cpu_seconds = cpu_spent(before, cpu_seconds(server))
+        self.show(res)
+        return res
+
     async def mixed(self, server: Server, customers: list[Customer]) -> None:
         data = Data(self.stack, server.base_url)
         events = await data.events(12, maxNumSeats=10, seatHoldTime=600)
@@ -625,11 +930,9 @@ class Bench:
         tokens = self.scratch / "customers.txt"
         tokens.write_text("".join(c.token + "\n" for c in customers))
         connections = 32
-        res = result(
-            "e mixed flow",
-            wrk(server.base_url, "mixed.lua", [str(tokens), str(connections), ",".join(events)],
-                connections=connections, threads=connections, seconds=self.seconds),
-        )  # fmt: skip
+        res = drive(server, "e mixed flow", "mixed.lua",
+                    [str(tokens), str(connections), ",".join(events)],
+                    connections=connections, threads=connections, seconds=self.seconds)  # fmt: skip
         failures: list[str] = []
         async with Probe(self.stack) as probe:
             await probe.settled(events)
@@ -677,7 +980,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--only", default="a,w,s,c,b,d,e")
+    parser.add_argument("--only", default="a,w,s,c,p,r,k,h,b,d,e")
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument(
         "--rounds", type=int, default=3, help="(a): turns of the floor and the service"
@@ -709,7 +1012,22 @@ def main() -> None:
                 asyncio.run(bench.burst(server, customers, "w burst + subscribers",
                                         watchers=args.subscribers))  # fmt: skip
             if "c" in only and burst_events:
-                asyncio.run(bench.confirms(server, burst_events, customers))
+                confirmed = asyncio.run(bench.confirms(server, burst_events, customers))
+                pg_floor = asyncio.run(bench.confirm_floor(server, customers))
+                if pg_floor.rate:
+                    bench.note(confirmed, f"confirms / PostgreSQL floor: "
+                                          f"{confirmed.rate / pg_floor.rate:.2f}")  # fmt: skip
+            if "p" in only:
+                asyncio.run(bench.seed_holds(server, floor, customers, args.rounds))
+            if "r" in only:
+                asyncio.run(bench.point_reads(server, floor, customers, args.rounds))
+            if "k" in only:
+                for label in ("new", "lost"):
+                    asyncio.run(bench.cold(server, customers, 2, label))
+            if "h" in only:
+                spread = [r for r in bench.results if r.name.startswith("a hold burst: service")]
+                middle = sorted(spread, key=lambda r: r.rate)[len(spread) // 2] if spread else None
+                asyncio.run(bench.hot(server, middle))
             if "b" in only:
                 asyncio.run(bench.onsale(server))
             if "d" in only:

@@ -3,7 +3,8 @@
 Same framework (Litestar), same server (Granian, uvloop), same Redis client and the very same
 hold script as the service, but nothing else: no auth, no validation beyond decoding the
 body, no hold index, no database. `POST /events/{id}/holds` with `{"seatIds": [...]}` is
-one Lua call; its mirror is loaded beforehand by the harness.
+one Lua call; its mirror is loaded beforehand by the harness. `GET /events/{id}/read` is the
+floor of a read: a constant JSON body from memory.
 
 Served by `granian --factory bench.floor:create_floor` with REDIS_URL set.
 """
@@ -55,6 +56,15 @@ async def hold(event_id: UUID, body: bytes, state: State) -> Response[bytes]:
     return Response(_encode(held), status_code=201, media_type="application/json")
 
 
+_READ = _encode({"openSeats": 998})
+
+
+@get("/events/{event_id:uuid}/read")
+async def bare_read(event_id: UUID) -> Response[bytes]:
+    """The floor of a read: a small JSON answer from memory, nothing looked up."""
+    return Response(_READ, media_type="application/json")
+
+
 @get("/ready")
 async def ready() -> str:
     return "ok"
@@ -72,4 +82,4 @@ def create_floor() -> Litestar:
         finally:
             await redis.close()
 
-    return Litestar([hold, ready], lifespan=[lifespan], openapi_config=None)
+    return Litestar([hold, bare_read, ready], lifespan=[lifespan], openapi_config=None)

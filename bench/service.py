@@ -156,3 +156,37 @@ def resident_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def _cpu_of(pid: int) -> float:
+    """CPU seconds (user and system) a process has used, 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _databases() -> list[int]:
+    """PostgreSQL's and Valkey's processes on this machine (the bench's own)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                comm = (entry / "comm").read_text().strip()
+            except OSError:
+                continue
+            if comm.startswith(("postgres", "valkey", "redis-server")):
+                found.append(int(entry.name))
+    return found
+
+
+def cpu_seconds(server: Server) -> dict[int, float]:
+    """CPU used so far, per process, by the server's process tree and by PostgreSQL and
+    Redis: the work a request costs, wherever it is done (wrk's own is left out)."""
+    return {p: _cpu_of(p) for p in [server.pid, *worker_pids(server), *_databases()]}
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between two `cpu_seconds` readings (processes started since count whole)."""
+    return sum(max(0.0, t - before.get(p, 0.0)) for p, t in after.items())

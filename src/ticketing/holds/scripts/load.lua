@@ -17,6 +17,11 @@ for _, id in ipairs(snap.reserved) do
   reserved[id] = true
   redis.call('SADD', K.reserved, id)
 end
+local held = {}
+if redis.call('HLEN', K.held) > 0 then
+  local pairs_ = redis.call('HGETALL', K.held)
+  for i = 1, #pairs_, 2 do held[pairs_[i]] = true end
+end
 local info, ranks, free = {}, {}, {}
 local function flush()
   if #info > 0 then
@@ -32,7 +37,7 @@ for rank, s in ipairs(snap.seats) do
   info[#info + 1] = s[2] .. '\t' .. s[3] .. '\t' .. s[4] .. '\t' .. s[5] .. '\t' .. s[6]
   ranks[#ranks + 1] = id
   ranks[#ranks + 1] = rank - 1
-  if not reserved[id] and redis.call('HEXISTS', K.held, id) == 0 then
+  if not reserved[id] and not held[id] then
     free[#free + 1] = rank - 1
     free[#free + 1] = id .. '\t' .. s[2] .. '\t' .. s[3] .. '\t' .. s[4]
   end
