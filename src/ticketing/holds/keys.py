@@ -45,7 +45,7 @@ def customer_holds_key(customer_id: UUID | str) -> str:
 class EventKeys:
     """Every key of one event, in the order the scripts receive them as KEYS.
 
-    The first six are the mirror of PostgreSQL (rebuilt whenever missing); the rest are
+    The first seven are the mirror of PostgreSQL (rebuilt whenever missing); the rest are
     the holds and the change counter, which live only in Redis. Types and contents are in
     docs/design/holds.md ("Key layout").
     """
@@ -61,6 +61,10 @@ class EventKeys:
     # ZSET "id\tsection\trow\tnumber" scored by rank: the seats neither reserved nor held,
     # which best available reads in order without a call per seat
     free: str
+    # HASH section ('' for any) -> the fewest seats side by side no run of K.free can give:
+    # holds only shorten runs, so asking for that many or more is refused at once, until a
+    # seat comes back (which clears it)
+    nofit: str
     held: str  # HASH seat id -> hold id
     expiry: str  # ZSET hold id -> expiry (or fence deadline), ms since the epoch
     custheld: str  # HASH customer id -> seats held in this event
@@ -86,7 +90,7 @@ class EventKeys:
 
 
 NAMES = tuple(f.name for f in fields(EventKeys))
-MIRROR = NAMES[:6]
+MIRROR = NAMES[:7]
 
 
 def lua_prelude() -> str:

@@ -207,3 +207,40 @@ async def test_reading_a_few_seats_costs_those_seats_not_the_events_holds(redis:
     assert count == 600
     assert after.get("hgetall", 0) == before.get("hgetall", 0)
     assert after.get("hget", 0) - before.get("hget", 0) <= 4
+
+
+async def test_a_run_too_long_for_what_is_left_is_refused_at_once_until_a_seat_comes_back(
+    redis: Redis,
+) -> None:
+    """Only lone seats left (every other seat of a 1,000-seat event held): asking for two
+    side by side walks the free seats once, then is refused without reading them, until a
+    released seat makes a pair again."""
+    if redis.cluster:
+        return  # (counted on one Valkey; the cluster runs the same script)
+    order = [Place(f"r{r}-{n}", "S", f"R{r}", n) for r in range(40) for n in range(1, 26)]
+    event_id, ids = SNAPSHOTS.add(order, {p.seat for p in order})
+    engine = _engine(redis)
+    try:
+        async with sweeping_alone(redis):
+            await engine.build_mirror(event_id)
+            evens = [ids[p.seat] for p in order if p.number % 2 == 0]
+            blockers = [uuid.uuid4() for _ in range(0, len(evens), 100)]
+            for n, blocker in enumerate(blockers):  # (a customer holds at most 100)
+                await engine.hold_seats(
+                    event_id, uuid.uuid4(), blocker, evens[100 * n : 100 * n + 100]
+                )
+            with pytest.raises(NoneAvailable):  # walks every free seat, and remembers
+                await engine.hold_best(event_id, uuid.uuid4(), uuid.uuid4(), 2, None, True)
+            before = await _calls(redis)
+            for _ in range(3):
+                with pytest.raises(NoneAvailable):
+                    await engine.hold_best(event_id, uuid.uuid4(), uuid.uuid4(), 3, None, True)
+            after = await _calls(redis)
+            await engine.release(event_id, blockers[0], None)
+            placed = await engine.hold_best(event_id, uuid.uuid4(), uuid.uuid4(), 3, None, True)
+    finally:
+        keys: list[str | bytes] = list(event_keys(event_id).ordered())
+        await redis.call(lambda c: c.delete(keys))
+        del SNAPSHOTS.venues[event_id]
+    assert after.get("zrange", 0) == before.get("zrange", 0)
+    assert len(placed.seat_ids) == 3

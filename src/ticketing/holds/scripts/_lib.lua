@@ -11,6 +11,8 @@
 --   rescount  HASH  customer id -> seats reserved in this event
 --   free      ZSET  "id\tsection\trow\tnumber" scored by rank: every seat of the mirror
 --                   neither reserved nor held (kept by unfree/refree below)
+--   nofit     HASH  section ('' any) -> fewest seats side by side that no run of `free` has
+--                   (hold.lua); cleared whenever a seat goes back into `free`
 --   held      HASH  seat id -> hold id
 --   expiry    ZSET  hold id -> expiry (or fence deadline), ms since the epoch
 --   custheld  HASH  customer id -> seats held in this event
@@ -94,13 +96,16 @@ local function refree(seats)
       args[#args + 1] = free_entry(seat, packed[i])
     end
   end
-  if #args > 0 then redis.call('ZADD', K.free, unpack(args)) end
+  if #args > 0 then
+    redis.call('ZADD', K.free, unpack(args))
+    redis.call('DEL', K.nofit)  -- runs may be longer now
+  end
 end
 
 -- Drop the mirror (never the holds) and count a generation, so that a build that began
 -- before this drop, and may have read the rows the change replaced, is refused (load.lua).
 local function drop_mirror()
-  redis.call('DEL', K.meta, K.seats, K.rank, K.reserved, K.rescount, K.free)
+  redis.call('DEL', K.meta, K.seats, K.rank, K.reserved, K.rescount, K.free, K.nofit)
   redis.call('INCR', K.gen)
   redis.call('EXPIRE', K.gen, 86400)
 end

@@ -10,8 +10,9 @@
 --
 -- Best available reads the free index (K.free: open seats by rank) a page at a time, never
 -- the whole seat list nor a call per seat, and answers at once when fewer seats are open
--- than asked for (a sold-out event costs two calls). It does not leave a lone open seat
--- (one with no open neighbour in its row) when another choice in the same section leaves
+-- than asked for (a sold-out event costs two calls), or, side by side, when a walk already
+-- found no run that long and no seat has come back since (K.nofit). It does not leave a
+-- lone open seat (one with no open neighbour in its row) when another choice in the same section leaves
 -- none: a run of open seats side by side is taken whole, or with two or more left. (It
 -- never moves a fan to another section to spare a lone seat.)
 if not mirrored() then return {'NO_MIRROR'} end
@@ -62,6 +63,8 @@ end
 -- `quantity` seats side by side in one row: the first run that fits, unless it would leave
 -- one seat alone and a later run of the same section fits without.
 local function side_by_side(quantity, section)
+  local known = tonumber(redis.call('HGET', K.nofit, section))
+  if known and quantity >= known then return nil end  -- no run that long, and none since
   local fits, fits_sec, found
   runs(section, function(run, sec)
     if fits and sec ~= fits_sec then return true end
@@ -73,6 +76,7 @@ local function side_by_side(quantity, section)
     if left == 1 and not fits then fits, fits_sec = first(run, quantity), sec end
     return false
   end)
+  if not (found or fits) then redis.call('HSET', K.nofit, section, quantity) end
   return found or fits
 end
 

@@ -11,7 +11,7 @@
 if generation() ~= ARGV[6] then return -1 end
 if redis.call('HGET', K.meta, 'format') == MIRROR_FORMAT then return 0 end
 local snap = cjson.decode(ARGV[5])
-redis.call('DEL', K.meta, K.seats, K.rank, K.reserved, K.rescount, K.free)
+redis.call('DEL', K.meta, K.seats, K.rank, K.reserved, K.rescount, K.free, K.nofit)
 local reserved = {}
 for _, id in ipairs(snap.reserved) do
   reserved[id] = true
