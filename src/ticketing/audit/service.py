@@ -268,8 +268,9 @@ class AuditService:
         return second
 
     async def audit_active(self) -> Counter[str]:
-        """Audit every event with holds or a mirror in Redis; the problems by code, also set
-        in the `ticketing_audit_problems` gauge."""
+        """Audit every active event (holds now, or swept within the last minutes: not every
+        event the service ever sold); the problems by code, also set in the
+        `ticketing_audit_problems` gauge."""
         found: Counter[str] = Counter()
         for event_id in await self._holds.active_events():
             try:

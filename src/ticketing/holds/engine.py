@@ -25,17 +25,19 @@ import contextlib
 import json
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from glide import ConditionalChange, ExpirySet, ExpiryType, Script
+from glide import ConditionalChange, ExpirySet, ExpiryType, Script, UpdateOptions
 
 from ticketing.cache.redis import Redis
 from ticketing.errors import AppError, DependencyUnavailable
 from ticketing.holds.keys import (
+    DUE,
     SWEEP_SET,
     EventKeys,
     channel,
@@ -141,6 +143,7 @@ class HoldEngine:
         self._builds: dict[UUID, asyncio.Future[None]] = {}  # this process's builds under way
         self._background: set[asyncio.Future[None]] = set()
         self.builds_made = 0  # mirrors this process loaded (for tests and the bench)
+        self._swept_at: dict[UUID, float] = {}  # events this process swept, and when
 
     async def _run(
         self, name: str, event_id: UUID, *args: str, extra_keys: Sequence[str] = ()
@@ -174,7 +177,7 @@ class HoldEngine:
         also records the hold's event and owner, so a hold is one round trip."""
         if not (index and self.indexes_holds):
             return "0", []
-        return str(INDEX_TTL_SECONDS), [hold_key(hold_id), customer_holds_key(customer_id)]
+        return str(INDEX_TTL_SECONDS), [hold_key(hold_id), customer_holds_key(customer_id), DUE]
 
     async def mirrored(self, event_id: UUID) -> bool:
         return (await self._run("mirrored", event_id))[0] == "1"
@@ -404,9 +407,14 @@ class HoldEngine:
     async def fence(
         self, event_id: UUID, hold_id: UUID, customer_id: UUID, fence_ms: int = FENCE_MS
     ) -> FencedHold:
+        due = [DUE] if self.indexes_holds else []
         reply = self._check(
-            await self._run("fence", event_id, str(hold_id), str(customer_id), str(fence_ms))
+            await self._run(
+                "fence", event_id, str(hold_id), str(customer_id), str(fence_ms), extra_keys=due
+            )
         )
+        if not due:  # (a cluster: the due index is in another slot)
+            await self.due_at(event_id, int(reply[2]))
         record = json.loads(reply[1])
         return FencedHold(hold_id, record["c"], list(record["s"]), record["t0"], record["t"])
 
@@ -417,8 +425,11 @@ class HoldEngine:
         return None if reply[0] == "GONE" else _ended(reply)
 
     async def unfence(self, event_id: UUID, hold_id: UUID) -> None:
-        """The reservation did not commit and may be retried while the hold lasts."""
-        await self._run("unfence", event_id, str(hold_id))
+        """The reservation did not commit and may be retried while the hold lasts (which
+        may end before the fence would have: the sweeper is told)."""
+        reply = await self._run("unfence", event_id, str(hold_id))
+        if reply[0] == "OK":
+            await self.due_at(event_id, int(reply[1]))
 
     async def abandon(self, event_id: UUID, hold_id: UUID) -> Ended | None:
         """PostgreSQL refused the seats (already reserved): drop the hold and the mirror."""
@@ -515,6 +526,9 @@ class HoldEngine:
         the last acknowledged sweep (`acknowledge` them once delivered). `gone` when the
         event has nothing left in Redis: it leaves the sweep once those are acknowledged.
         """
+        if len(self._swept_at) >= 10_000:
+            self._swept_at.clear()
+        self._swept_at[event_id] = time.monotonic()
         reply = await self._run("sweep", event_id, str(EXPIRED_BATCH))
         n = int(reply[1])
         records = reply[2 : 2 + n]
@@ -531,6 +545,42 @@ class HoldEngine:
         if swept.gone:
             event = str(event_id)
             await self._redis.call(lambda c: c.srem(SWEEP_SET, [event]))
+
+    async def server_ms(self) -> int:
+        """Redis's clock, which every script's expiry is on."""
+        seconds, micros = await self._redis.call(lambda c: c.custom_command(["TIME"]))
+        return int(seconds) * 1000 + int(micros) // 1000
+
+    async def due_events(self, now_ms: int, limit: int) -> list[UUID]:
+        """Events whose next hold has run out by `now_ms` (at most `limit` of them)."""
+        members = await self._redis.call(
+            lambda c: c.custom_command(
+                ["ZRANGE", DUE, "-inf", str(now_ms), "BYSCORE", "LIMIT", "0", str(limit)]
+            )
+        )
+        return [UUID(m.decode()) for m in members]
+
+    async def undue(self, event_id: UUID) -> None:
+        """The sweeper is about to look at the event: out of the due index until it knows
+        the event's next expiry (a hold placed meanwhile puts it back)."""
+        event = str(event_id)
+        await self._redis.call(lambda c: c.zrem(DUE, [event]))
+
+    async def due_at(self, event_id: UUID, at_ms: int) -> None:
+        """The event has a hold that runs out at `at_ms`: due then, unless sooner already."""
+        event = str(event_id)
+        await self._redis.call(
+            lambda c: c.zadd(DUE, {event: at_ms}, update_condition=UpdateOptions.LESS_THAN)
+        )
+
+    async def active_events(self, within_seconds: float) -> list[UUID]:
+        """Events with holds now (in the due index), and those this process swept within
+        `within_seconds`: what has something going on, whatever the history."""
+        members = await self._redis.call(lambda c: c.custom_command(["ZRANGE", DUE, "0", "9999"]))
+        found = {UUID(m.decode()) for m in members}
+        since = time.monotonic() - within_seconds
+        found.update(e for e, at in self._swept_at.items() if at >= since)
+        return sorted(found)
 
     async def swept_events(self) -> list[UUID]:
         members = await self._redis.call(lambda c: c.smembers(SWEEP_SET))

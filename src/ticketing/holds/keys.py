@@ -18,7 +18,10 @@ from uuid import UUID
 PATTERNS = ("{ev:*", "hold:*", "cholds:*", "holds:*")
 
 # Outside any event's slot.
-SWEEP_SET = "holds:events"  # events the sweeper visits
+SWEEP_SET = "holds:events"  # events with a mirror or holds in Redis
+# ZSET event id -> when its next hold runs out (ms), at the latest: the sweeper visits only
+# the events due (docs/design/holds.md, "Sweeping")
+DUE = "holds:due"
 SWEEPER_LEASE = "holds:sweeper"  # which process sweeps now
 
 

@@ -21,7 +21,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
 
-from glide import Batch, ClusterBatch, ExpirySet, ExpiryType, GlideClient, GlideClusterClient
+from glide import (
+    Batch,
+    ClusterBatch,
+    ExpirySet,
+    ExpiryType,
+    GlideClient,
+    GlideClusterClient,
+    UpdateOptions,
+)
 
 from ticketing.auth.caller import Caller
 from ticketing.cache.redis import Redis
@@ -51,6 +59,7 @@ log = logging.getLogger("ticketing.holds")
 KEY_PATTERNS = keys.PATTERNS  # every Redis key of holds, as SCAN patterns (`db reset`)
 WARM_EVENTS = 200  # upcoming events whose mirrors are kept built ahead of their fans
 WARM_SECONDS = 5.0  # how often the sweeping process looks for one missing
+ACTIVE_SECONDS = 300.0  # an event swept this recently is still active (for the audit)
 
 
 def _time(ms: int) -> datetime:
@@ -180,7 +189,7 @@ class HoldService:
                 maxNumSeats=exc.maximum,
             ) from None
         if not self.engine.indexes_holds:
-            await self._index(event_id, customer_id, hold_id)
+            await self._index(event_id, customer_id, hold_id, placed.expires_ms)
         self._emit(
             Kind.PLACED,
             event_id,
@@ -202,9 +211,12 @@ class HoldService:
             created_at=_time(placed.created_ms),
         )
 
-    async def _index(self, event_id: UUID, customer_id: UUID, hold_id: UUID) -> None:
-        """On a cluster: record which event the hold is in and whose it is, in one pipelined
-        round trip after the hold (the keys are in other slots than the event's)."""
+    async def _index(
+        self, event_id: UUID, customer_id: UUID, hold_id: UUID, expires_ms: int
+    ) -> None:
+        """On a cluster: record which event the hold is in, whose it is, and when the
+        sweeper must look at the event, in one pipelined round trip after the hold (the keys
+        are in other slots than the event's)."""
         ttl = INDEX_TTL_SECONDS
         ckey = keys.customer_holds_key(customer_id)
 
@@ -212,6 +224,9 @@ class HoldService:
             batch.set(keys.hold_key(hold_id), str(event_id), expiry=ExpirySet(ExpiryType.SEC, ttl))
             batch.sadd(ckey, [f"{event_id}/{hold_id}"])
             batch.expire(ckey, ttl)
+            batch.zadd(
+                keys.DUE, {str(event_id): expires_ms}, update_condition=UpdateOptions.LESS_THAN
+            )
 
         async def run(client: GlideClient | GlideClusterClient) -> None:
             if isinstance(client, GlideClusterClient):
@@ -405,8 +420,10 @@ class HoldService:
         return await self.engine.inventory(event_id)
 
     async def active_events(self) -> list[UUID]:
-        """Events with a mirror or holds in Redis: the ones the sweeper visits."""
-        return await self.engine.swept_events()
+        """Events with something going on: holds now, or holds this process swept within
+        ACTIVE_SECONDS (the background audit's events). Past and idle events are not among
+        them, however many there are."""
+        return await self.engine.active_events(ACTIVE_SECONDS)
 
     async def status(self, event_id: UUID) -> EventStatus:
         """Every seat's status at one sequence number; `models.EventUnknown` if no event."""

@@ -1,10 +1,19 @@
 """Releases expired holds within a tick, whichever process made them.
 
 Every worker runs one; a short lease in Redis (`holds:sweeper`) lets one of them work at a
-time, and another takes over within the lease when it dies. Each tick sweeps every event
-with a mirror: expired holds are released and announced, the holds that ran out (in this
-sweep or in any script since the last) become `expired` lifecycle events, and fenced holds
-whose fence ran out (a confirmation that died) are settled against PostgreSQL.
+time, and another takes over within the lease when it dies. Each tick sweeps the events
+that are due: those whose next hold (or confirmation's fence) has run out, found through
+one index across events (`holds:due`, event -> its next expiry at the latest), so a
+service that has sold thousands of events visits only the few with holds. In each, expired
+holds are released and announced, the holds that ran out (in this sweep or in any script
+since the last) become `expired` lifecycle events, and fenced holds whose fence ran out (a
+confirmation that died) are settled against PostgreSQL.
+
+The index is kept by the hold script (a new hold's expiry, if sooner) and by the sweeper: it
+takes an event out before sweeping it and puts it back at its next expiry, so a hold placed
+meanwhile, which puts the event back itself, is never missed. Every FULL_PASS_SECONDS the
+sweeper also visits every event with a mirror or holds, in case a sweeper died between the
+two steps.
 """
 
 from __future__ import annotations
@@ -28,6 +37,11 @@ log = logging.getLogger("ticketing.sweeper")
 
 LEASE_KEY = SWEEPER_LEASE
 LEASE_MS = 2000
+DUE_BATCH = 500  # due events swept per tick at most
+FULL_PASS_SECONDS = 300.0
+# While expired holds wait to be acknowledged, the event is due again this soon: a sweeper
+# that dies before acknowledging them leaves them to the next one within a second.
+REDELIVER_MS = 1000
 
 
 class Sweeper:
@@ -47,6 +61,7 @@ class Sweeper:
         self._token = secrets.token_hex(8)
         self.leading = False  # whether this process swept at its last tick
         self._server_ids: str | None = None
+        self._full_pass_at = float("-inf")  # loop time of the last visit to every event
 
     async def run(self) -> None:
         while True:
@@ -93,11 +108,34 @@ class Sweeper:
         return False
 
     async def sweep_all(self) -> None:
+        """The due events; every FULL_PASS_SECONDS (and first), every event with a mirror
+        or holds."""
+        now = asyncio.get_running_loop().time()
+        if now - self._full_pass_at >= FULL_PASS_SECONDS:
+            self._full_pass_at = now
+            await self.sweep_every()
+        else:
+            await self.sweep_due()
+
+    async def sweep_due(self) -> None:
+        """The events whose next hold (or fence) has run out."""
+        for event_id in await self._engine.due_events(await self._engine.server_ms(), DUE_BATCH):
+            await self.sweep(event_id)
+
+    async def sweep_every(self) -> None:
+        """Every event with a mirror or holds in Redis, due or not."""
         for event_id in await self._engine.swept_events():
             await self.sweep(event_id)
 
     async def sweep(self, event_id: UUID) -> None:
+        await self._engine.undue(event_id)
         swept = await self._engine.sweep(event_id)
+        due = swept.next_expiry_ms
+        if swept.records:  # (back in a second unless acknowledged by then)
+            soon = await self._engine.server_ms() + REDELIVER_MS
+            due = soon if due is None else min(due, soon)
+        if due is not None:
+            await self._engine.due_at(event_id, due)
         self._expired(event_id, swept)
         # Only now, every subscriber told, do the expired holds leave Redis.
         await self._engine.acknowledge(event_id, swept)

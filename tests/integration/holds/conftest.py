@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from glide import ExpirySet, ExpiryType
+from glide import ExpirySet, ExpiryType, UpdateOptions
 from litestar.testing import AsyncTestClient
 
 from ticketing.cache.redis import Redis
@@ -19,6 +19,7 @@ from ticketing.db.database import Database
 from ticketing.embedded import EmbeddedValkeyCluster
 from ticketing.holds import repository
 from ticketing.holds.engine import HoldEngine, event_keys
+from ticketing.holds.keys import DUE
 from ticketing.holds.models import MirrorSnapshot
 from ticketing.holds.sweeper import LEASE_KEY
 from ticketing.settings import Settings
@@ -96,6 +97,11 @@ async def age_hold(redis: Redis, event_id: UUID, hold_id: UUID, by_ms: int) -> N
     assert score is not None
     await redis.call(lambda c: c.hset(holds, {str(hold_id): json.dumps(record)}))
     await redis.call(lambda c: c.zadd(expiry, {str(hold_id): score - by_ms}))
+    # The sweeper finds it through the due index, as it would have at that time.
+    event = str(event_id)
+    await redis.call(
+        lambda c: c.zadd(DUE, {event: score - by_ms}, update_condition=UpdateOptions.LESS_THAN)
+    )
 
 
 @asynccontextmanager

@@ -1,8 +1,8 @@
 -- Hold seats for a customer, all or nothing, in one atomic step.
 -- ARGV: 2 hold id, 3 customer id, 4 index ttl (seconds, '0' for none), 5 mode: 'ids' then
 --       6.. seat ids, or 'best' then 6 quantity, 7 section ('' for any), 8 adjacent ('1'/'0')
--- KEYS[EXTRA + 1] and [EXTRA + 2], with an index ttl (one Redis, no cluster): hold:<id> and
---       cholds:<customer>,
+-- KEYS[EXTRA + 1], [EXTRA + 2] and [EXTRA + 3], with an index ttl (one Redis, no cluster):
+--       hold:<id>, cholds:<customer> and holds:due (the sweeper's events by next expiry),
 --       written here so that a hold is one round trip (on a cluster the service writes them).
 -- Returns {'OK', expires, created, sequence, seat, details, seat, details...} (details as in `seats`,
 --         so the answer needs no PostgreSQL) | {'NO_MIRROR'} | {'UNKNOWN', seat...}
@@ -148,6 +148,7 @@ if index_ttl > 0 then
   redis.call('SET', KEYS[EXTRA + 1], event_id, 'EX', index_ttl)
   redis.call('SADD', KEYS[EXTRA + 2], event_id .. '/' .. hold_id)
   redis.call('EXPIRE', KEYS[EXTRA + 2], index_ttl)
+  redis.call('ZADD', KEYS[EXTRA + 3], 'LT', expires, event_id)
 end
 local reply = {'OK', tostring(expires), tostring(now), tostring(seq)}
 local details = redis.call('HMGET', K.seats, unpack(chosen))
