@@ -277,6 +277,7 @@ class HoldEngine:
             "1" if snapshot.general_admission else "0",
             payload,
             generation,
+            str(snapshot.starts_ms),
         )
         if loaded[0] == "-1":
             return  # dropped meanwhile: read again
@@ -521,15 +522,16 @@ class HoldEngine:
             for i in range(0, len(flat) - 3, 4)
         ]
 
-    async def sweep(self, event_id: UUID) -> Swept:
+    async def sweep(self, event_id: UUID, idle_ms: int = 0) -> Swept:
         """Release the event's expired holds now, and hand on the holds that ran out since
-        the last acknowledged sweep (`acknowledge` them once delivered). `gone` when the
+        the last acknowledged sweep (`acknowledge` them once delivered). With `idle_ms`, a
+        mirror with no holds that no hold used for that long is let go. `gone` when the
         event has nothing left in Redis: it leaves the sweep once those are acknowledged.
         """
         if len(self._swept_at) >= 10_000:
             self._swept_at.clear()
         self._swept_at[event_id] = time.monotonic()
-        reply = await self._run("sweep", event_id, str(EXPIRED_BATCH))
+        reply = await self._run("sweep", event_id, str(EXPIRED_BATCH), str(idle_ms))
         n = int(reply[1])
         records = reply[2 : 2 + n]
         expired = [_expired(raw) for raw in records]

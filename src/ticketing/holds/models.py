@@ -22,6 +22,7 @@ class MirrorSnapshot:
     seats: list[tuple[str, str, str, str, str, str]]
     reserved: list[str]
     reserved_by_customer: dict[str, int]
+    starts_ms: int = 1 << 62  # when the event takes place (ms since the epoch)
 
 
 @dataclass(frozen=True, slots=True)

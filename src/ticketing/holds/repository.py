@@ -16,8 +16,8 @@ async def mirror_snapshot(conn: Connection, event_id: UUID) -> MirrorSnapshot | 
     mirror is never rebuilt from rows about to change, nor for an event about to go.
     """
     event = await conn.fetchrow(
-        "SELECT max_num_seats, seat_hold_time, assigned_seating FROM events WHERE id = $1"
-        " FOR SHARE",
+        "SELECT max_num_seats, seat_hold_time, assigned_seating,"
+        " (extract(epoch FROM event_at) * 1000)::bigint FROM events WHERE id = $1 FOR SHARE",
         event_id,
     )
     if event is None:
@@ -42,6 +42,7 @@ async def mirror_snapshot(conn: Connection, event_id: UUID) -> MirrorSnapshot | 
         seats=[(str(r[0]), r[1], r[2], r[3], r[6], r[7]) for r in rows],
         reserved=reserved,
         reserved_by_customer=by_customer,
+        starts_ms=event[3],
     )
 
 

@@ -42,6 +42,10 @@ FULL_PASS_SECONDS = 300.0
 # While expired holds wait to be acknowledged, the event is due again this soon: a sweeper
 # that dies before acknowledging them leaves them to the next one within a second.
 REDELIVER_MS = 1000
+# A mirror no hold has used for this long, with no hold left, is let go, and so is a past
+# event's as soon as it has no hold (the next step rebuilds it, once): Redis keeps what is
+# active, not every event ever sold. (The 200 soonest events are kept built by the warmer.)
+MIRROR_IDLE_MS = 6 * 3600 * 1000
 
 
 class Sweeper:
@@ -122,14 +126,15 @@ class Sweeper:
         for event_id in await self._engine.due_events(await self._engine.server_ms(), DUE_BATCH):
             await self.sweep(event_id)
 
-    async def sweep_every(self) -> None:
-        """Every event with a mirror or holds in Redis, due or not."""
+    async def sweep_every(self, idle_ms: int = MIRROR_IDLE_MS) -> None:
+        """Every event with a mirror or holds in Redis, due or not; mirrors unused for
+        `idle_ms` with no holds are let go."""
         for event_id in await self._engine.swept_events():
-            await self.sweep(event_id)
+            await self.sweep(event_id, idle_ms)
 
-    async def sweep(self, event_id: UUID) -> None:
+    async def sweep(self, event_id: UUID, idle_ms: int = MIRROR_IDLE_MS) -> None:
         await self._engine.undue(event_id)
-        swept = await self._engine.sweep(event_id)
+        swept = await self._engine.sweep(event_id, idle_ms)
         due = swept.next_expiry_ms
         if swept.records:  # (back in a second unless acknowledged by then)
             soon = await self._engine.server_ms() + REDELIVER_MS

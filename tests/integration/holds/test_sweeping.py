@@ -7,11 +7,14 @@ import asyncio
 from typing import Any
 from uuid import UUID, uuid4
 
-from tests.conftest import make_customer, make_event, seats_of
+import pytest
+
+from tests.conftest import make_customer, make_event, reserve_directly, seats_of
 from ticketing.cache.redis import Redis
 from ticketing.db.database import Database
 from ticketing.holds.engine import HoldEngine
 from ticketing.holds.lifecycle import HoldEvents
+from ticketing.holds.models import SeatsUnavailable
 from ticketing.holds.sweeper import Sweeper
 
 from .conftest import age_hold, sweeping_alone
@@ -63,3 +66,53 @@ async def test_every_so_often_the_sweeper_visits_every_event_all_the_same(
     async with sweeping_alone(redis):
         await Sweeper(engine, redis, HoldEvents(), _settle).sweep_every()
     assert idle <= set(await engine.active_events(60))
+
+
+async def test_an_unused_mirror_is_let_go_and_comes_back_right(
+    client: Any, pg: Any, app_engine_parts: tuple[HoldEngine, Redis, Database]
+) -> None:
+    """A past event: holds came and went, a seat was sold. Its mirror, unused, is let go by
+    the sweeper (Redis keeps what is active); the next hold builds it again from PostgreSQL,
+    so the sold seat is still not holdable."""
+    _, redis, _ = app_engine_parts
+    engine = HoldEngine(redis, app_engine_parts[0]._load_snapshot)
+    (event_id,) = await _idle_events(client, engine, 1)
+    seats = [s["id"] for s in await seats_of(client, str(event_id))]
+    fan = await make_customer(client)
+    hold_id = uuid4()
+    await engine.hold_seats(event_id, UUID(fan.id), hold_id, seats[:2])
+    await engine.release(event_id, hold_id, None)
+    await reserve_directly(pg, fan.id, [seats[2]], mirror_unaware=True)
+    async with sweeping_alone(redis):
+        await engine.build_mirror(event_id)  # (a mirror that knows the sale)
+        sweeper = Sweeper(engine, redis, HoldEvents(), _settle)
+        await sweeper.sweep_every()  # used a moment ago: kept
+        assert await engine.mirrored(event_id)
+        await sweeper.sweep_every(idle_ms=1)  # as ten minutes later
+        assert not await engine.mirrored(event_id)
+        assert event_id not in await engine.swept_events()
+        with pytest.raises(SeatsUnavailable):
+            await engine.hold_seats(event_id, UUID(fan.id), uuid4(), [seats[2]])
+        placed = await engine.hold_seats(event_id, UUID(fan.id), uuid4(), [seats[3]])
+    assert placed.seat_ids == [seats[3]]
+    assert event_id in await engine.swept_events()
+
+
+async def test_a_past_events_mirror_is_let_go_once_its_holds_are_gone(
+    client: Any, app_engine_parts: tuple[HoldEngine, Redis, Database]
+) -> None:
+    _, redis, _ = app_engine_parts
+    engine = HoldEngine(redis, app_engine_parts[0]._load_snapshot)
+    event = await make_event(client, eventDateTimeStamp="2020-05-01T20:00:00Z")
+    event_id = UUID(event["id"])
+    seat = (await seats_of(client, event["id"]))[0]["id"]
+    fan = await make_customer(client)
+    hold_id = uuid4()
+    await engine.hold_seats(event_id, UUID(fan.id), hold_id, [seat])
+    async with sweeping_alone(redis):
+        sweeper = Sweeper(engine, redis, HoldEvents(), _settle)
+        await sweeper.sweep_every()
+        assert await engine.mirrored(event_id)  # a hold is still on it
+        await engine.release(event_id, hold_id, None)
+        await sweeper.sweep_every()
+    assert not await engine.mirrored(event_id)

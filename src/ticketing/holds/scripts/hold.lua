@@ -142,6 +142,7 @@ redis.call('HSET', K.holds, hold_id,
   cjson.encode({c = customer, s = chosen, t0 = now, t = expires, h = seconds, f = 0}))
 redis.call('ZADD', K.expiry, expires, hold_id)
 redis.call('HINCRBY', K.custheld, customer, #chosen)
+redis.call('HSET', K.meta, 'used', now)  -- (an unused mirror is let go: sweep.lua)
 local seq = announce('held', chosen, 'ON_HOLD', expires)
 if index_ttl > 0 then
   local event_id = string.match(K.channel, '^{ev:([^}]*)}')

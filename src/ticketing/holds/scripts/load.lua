@@ -2,7 +2,8 @@
 -- ARGV: 2 max, 3 hold seconds, 4 ga (0/1), 5 JSON {seats: [[id, section, row, number, price,
 --       version]...]
 --       in best-available order, reserved: [id...], rescount: {customer: n}},
---       6 the mirror's generation when the snapshot began to be read
+--       6 the mirror's generation when the snapshot began to be read, 7 when the event takes
+--       place (ms): once it has, its mirror is let go as soon as no hold is left (sweep.lua)
 -- Holds are not touched: a rebuilt mirror goes under the holds that exist, and its free
 -- index leaves out the seats they hold.
 -- Live readers are told to start afresh.
@@ -46,7 +47,7 @@ end
 flush()
 for customer, n in pairs(snap.rescount) do redis.call('HSET', K.rescount, customer, n) end
 redis.call('HSET', K.meta, 'max', ARGV[2], 'hold', ARGV[3], 'ga', ARGV[4], 'registered', '0',
-  'gen', ARGV[6], 'format', MIRROR_FORMAT)
+  'gen', ARGV[6], 'format', MIRROR_FORMAT, 'used', now_ms(), 'starts', ARGV[7])
 -- Reserved seats may differ from what live readers were told (a cancel or confirmation whose
 -- Redis step was lost): they start afresh from the new mirror.
 announce('layout', {}, '')
