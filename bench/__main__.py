@@ -24,6 +24,8 @@ Scenarios:
      explicit pairs, at 64 and 256 connections, against the spread burst of (a)
   d  reads of a 1,000-seat event: seat list, availability, open count
   e  a mixed flow: browse, hold, extend, then confirm or release
+  i  a box office with a past: --history (3,000) past events of 1,000 seats written in;
+     idle CPU and memory of every process, and a burst on new events, before and after
 
 Every line gives CPU milliseconds per request: the service's process tree, PostgreSQL and
 Redis, read from /proc before and after (wrk's own left out), so a gain shows as work saved.
@@ -59,6 +61,7 @@ from bench.service import (
     Stack,
     cpu_seconds,
     cpu_spent,
+    idle_cost,
     resident_mb,
     running,
     serve,
@@ -67,7 +70,9 @@ from bench.service import (
 from ticketing.cache.redis import Redis
 from ticketing.holds import repository
 from ticketing.holds.engine import HoldEngine, event_keys
+from ticketing.holds.lifecycle import HoldEvents
 from ticketing.holds.models import MirrorSnapshot
+from ticketing.holds.sweeper import Sweeper
 
 HERE = Path(__file__).resolve().parent
 WRK = HERE / "wrk"
@@ -330,6 +335,10 @@ def bad_statuses(res: Result, allowed: set[str]) -> int:
 
 
 # --- scenarios ---------------------------------------------------------------------------
+
+
+async def _no_settling(event_id: uuid.UUID, hold_id: uuid.UUID) -> None:
+    """(The bench's own sweep settles no confirmation: none is left in flight then.)"""
 
 
 def burst_lines(
@@ -923,6 +932,106 @@ class Bench:
         self.show(res)
         return res
 
+    async def fill_history(self, server: Server, customers: list[Customer], n: int) -> None:
+        """`n` past events of 1,000 seats, written straight to PostgreSQL (as years of sales
+        leave them), each with holds that came and went through the hold engine (its mirror
+        built, two seats held and released) and a reservation of two seats."""
+        async with Probe(self.stack) as probe:
+            events: list[uuid.UUID] = []
+            for start in range(0, n, 250):
+                count = min(250, n - start)
+                rows = await probe.pg.fetch(
+                    "INSERT INTO events (id, event_name, event_location, event_at, num_seats,"
+                    " max_num_seats, seat_hold_time)"
+                    " SELECT gen_random_uuid(), 'Past show', 'Past hall ' || g || ' ' || $2,"
+                    " now() - make_interval(days => g + $3), 1000, 10, 600"
+                    " FROM generate_series(1, $1) g RETURNING id",
+                    count, uuid.uuid4().hex[:8], start,
+                )  # fmt: skip
+                made = [r[0] for r in rows]
+                await probe.pg.execute(
+                    "INSERT INTO seats (id, event_id, position, section, row, seat_number, price)"
+                    " SELECT gen_random_uuid(), e, s - 1, 'MAIN', 'R' || ((s - 1) / 20 + 1),"
+                    " (s - 1) % 20 + 1, 25 FROM unnest($1::uuid[]) e, generate_series(1, 1000) s",
+                    made,
+                )
+                events.extend(made)
+            fan = uuid.UUID(customers[0].id)
+            for event_id in events:
+                seats = await probe.pg.fetch(
+                    "SELECT id FROM seats WHERE event_id = $1 AND position < 4 ORDER BY position",
+                    event_id,
+                )
+                ids = [r[0] for r in seats]
+                hold_id = uuid.uuid4()
+                await probe.engine.hold_seats(event_id, fan, hold_id, [str(ids[0]), str(ids[1])])
+                await probe.engine.release(event_id, hold_id, None)
+                await probe.pg.fetch(
+                    "SELECT * FROM reserve_hold($1, $2, $3, $4, $5::uuid[])",
+                    uuid.uuid4(), event_id, fan, uuid.uuid4(), ids[2:4],
+                )  # fmt: skip
+
+    async def history(self, server: Server, customers: list[Customer], n: int) -> None:
+        """(i) A box office with a past. Idle cost (CPU and resident memory of every process,
+        no request in flight) and a hold burst over 100 new events, first as the database
+        is, then with `n` more past events of 1,000 seats (holds that came and went, a sale
+        each) written in, then once more after the sweeper's pass over every event (which
+        lets the past events' mirrors go)."""
+        data = Data(self.stack, server.base_url)
+
+        async def burst(tag: str) -> Result:
+            events = await data.events(100)
+            await data.warm(events)
+            seats = await data.seats(events)
+            per_event = [
+                [(e, ids[i], ids[i + 1]) for i in range(0, len(ids) - 1, 2)]
+                for e, ids in seats.items()
+            ]
+            interleaved = [p for group in zip(*per_event, strict=True) for p in group]
+            lines = [
+                ("POST", f"/events/{e}/holds", customers[n % len(customers)].token,
+                 json.dumps({"seatIds": [x, y]}, separators=(",", ":")))
+                for n, (e, x, y) in enumerate(interleaved)
+            ]  # fmt: skip
+            path = write_lines(self.scratch / "history.tsv", lines)
+            res = drive(server, f"i burst on new events, {tag}", "replay.lua", [str(path), "2"],
+                        connections=128, seconds=4)  # fmt: skip
+            res.verdict = verdict(
+                [] if bad_statuses(res, {"201"}) == 0 else ["answers not 201"], "every hold 201"
+            )
+            self.show(res)
+            return res
+
+        def idle(tag: str) -> dict[str, tuple[float, float]]:
+            time.sleep(3)  # (what the burst left in flight)
+            found = idle_cost(server)
+            shown = "; ".join(f"{g} {c:.1f}% of a core, {m:,.0f} MB" for g, (c, m) in found.items())
+            print(f"{'':<34} idle {tag}: {shown}", flush=True)
+            return found
+
+        async with Probe(self.stack) as probe:
+            events_before = await probe.pg.fetchval("SELECT count(*) FROM events")
+        first = await burst(f"{events_before:,} events in the database")
+        idle_first = idle(f"with {events_before:,} events")
+        started = time.monotonic()
+        await self.fill_history(server, customers, n)
+        filled = time.monotonic() - started
+        print(f"{'':<34} {n:,} past events written in {filled:.0f} s", flush=True)
+        idle_full = idle(f"with {events_before + n:,} events, their mirrors still built")
+        async with Probe(self.stack) as probe:  # as the sweeper's pass over every event does
+            sweeper = Sweeper(probe.engine, probe.redis, HoldEvents(), _no_settling)
+            await sweeper.sweep_every()
+        idle_after = idle(f"with {events_before + n:,} events, after the sweeper's pass")
+        second = await burst(f"{events_before + n:,} events in the database")
+        self.note(second, f"with {n:,} more past events / before: {second.rate / first.rate:.2f}"
+                          f" of the throughput, p99 {second.p99 / first.p99:.2f} x")  # fmt: skip
+        for group, (cpu, mb) in idle_after.items():
+            was_cpu, was_mb = idle_first.get(group, (0.0, 0.0))
+            full_cpu, full_mb = idle_full[group]
+            self.note(second, f"{group} idle: {was_cpu:.1f}% -> {cpu:.1f}% of a core"
+                              f" ({full_cpu:.1f}% before the pass); resident"
+                              f" {was_mb:,.0f} -> {mb:,.0f} MB ({full_mb:,.0f} MB)")  # fmt: skip
+
     async def mixed(self, server: Server, customers: list[Customer]) -> None:
         data = Data(self.stack, server.base_url)
         events = await data.events(12, maxNumSeats=10, seatHoldTime=600)
@@ -980,8 +1089,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--only", default="a,w,s,c,p,r,k,h,b,d,e")
+    parser.add_argument("--only", default="a,w,s,c,p,r,k,h,b,d,e,i")
     parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--history", type=int, default=3000, help="(i): past events to add")
     parser.add_argument(
         "--rounds", type=int, default=3, help="(a): turns of the floor and the service"
     )
@@ -1024,6 +1134,8 @@ def main() -> None:
             if "k" in only:
                 for label in ("new", "lost"):
                     asyncio.run(bench.cold(server, customers, 2, label))
+            if "i" in only:
+                asyncio.run(bench.history(server, customers, args.history))
             if "h" in only:
                 spread = [r for r in bench.results if r.name.startswith("a hold burst: service")]
                 middle = sorted(spread, key=lambda r: r.rate)[len(spread) // 2] if spread else None

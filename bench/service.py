@@ -190,3 +190,31 @@ def cpu_seconds(server: Server) -> dict[int, float]:
 def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds between two `cpu_seconds` readings (processes started since count whole)."""
     return sum(max(0.0, t - before.get(p, 0.0)) for p, t in after.items())
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def processes(server: Server) -> dict[str, list[int]]:
+    """The service's processes, PostgreSQL's and Redis's, by name."""
+    found: dict[str, list[int]] = {"service": [server.pid, *worker_pids(server)]}
+    for pid in _databases():
+        name = "Redis" if _comm(pid).startswith(("valkey", "redis")) else "PostgreSQL"
+        found.setdefault(name, []).append(pid)
+    return found
+
+
+def idle_cost(server: Server, seconds: float = 10.0) -> dict[str, tuple[float, float]]:
+    """With no request in flight: per group, (% of one core used, resident MB in all)."""
+    groups = processes(server)
+    before = {g: sum(_cpu_of(p) for p in pids) for g, pids in groups.items()}
+    time.sleep(seconds)
+    found = {}
+    for group, pids in groups.items():
+        used = sum(_cpu_of(p) for p in pids) - before[group]
+        found[group] = (100 * used / seconds, sum(resident_mb(p) for p in pids))
+    return found

@@ -579,7 +579,12 @@ class HoldEngine:
         """Events with holds now (in the due index), and those this process swept within
         `within_seconds`: what has something going on, whatever the history."""
         members = await self._redis.call(lambda c: c.custom_command(["ZRANGE", DUE, "0", "9999"]))
-        found = {UUID(m.decode()) for m in members}
+        found = set()
+        for member in members:  # (an event stays in the index a while after its last hold)
+            event_id = UUID(member.decode())
+            holds = event_keys(event_id).holds
+            if await self._redis.call(lambda c, k=holds: c.hlen(k)):  # type: ignore[misc]
+                found.add(event_id)
         since = time.monotonic() - within_seconds
         found.update(e for e, at in self._swept_at.items() if at >= since)
         return sorted(found)
