@@ -1002,9 +1002,16 @@ class Bench:
             self.show(res)
             return res
 
-        def idle(tag: str) -> dict[str, tuple[float, float]]:
-            time.sleep(3)  # (what the burst left in flight)
+        async def idle(tag: str) -> dict[str, tuple[float, float]]:
+            await asyncio.sleep(3)  # (what the burst left in flight)
             found = idle_cost(server)
+            async with Probe(self.stack) as probe:
+                info = await probe.redis.call(lambda c: c.custom_command(["INFO", "memory"]))
+            text = info.decode() if isinstance(info, bytes) else str(info)
+            used = next(
+                int(x.split(":")[1]) for x in text.splitlines() if x.startswith("used_memory:")
+            )
+            found["Redis data"] = (0.0, used / 2**20)
             shown = "; ".join(f"{g} {c:.1f}% of a core, {m:,.0f} MB" for g, (c, m) in found.items())
             print(f"{'':<34} idle {tag}: {shown}", flush=True)
             return found
@@ -1012,16 +1019,16 @@ class Bench:
         async with Probe(self.stack) as probe:
             events_before = await probe.pg.fetchval("SELECT count(*) FROM events")
         first = await burst(f"{events_before:,} events in the database")
-        idle_first = idle(f"with {events_before:,} events")
+        idle_first = await idle(f"with {events_before:,} events")
         started = time.monotonic()
         await self.fill_history(server, customers, n)
         filled = time.monotonic() - started
         print(f"{'':<34} {n:,} past events written in {filled:.0f} s", flush=True)
-        idle_full = idle(f"with {events_before + n:,} events, their mirrors still built")
+        idle_full = await idle(f"with {events_before + n:,} events, their mirrors still built")
         async with Probe(self.stack) as probe:  # as the sweeper's pass over every event does
             sweeper = Sweeper(probe.engine, probe.redis, HoldEvents(), _no_settling)
             await sweeper.sweep_every()
-        idle_after = idle(f"with {events_before + n:,} events, after the sweeper's pass")
+        idle_after = await idle(f"with {events_before + n:,} events, after the sweeper's pass")
         second = await burst(f"{events_before + n:,} events in the database")
         self.note(second, f"with {n:,} more past events / before: {second.rate / first.rate:.2f}"
                           f" of the throughput, p99 {second.p99 / first.p99:.2f} x")  # fmt: skip
