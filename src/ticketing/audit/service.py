@@ -37,6 +37,9 @@ log = logging.getLogger("ticketing.audit")
 EXPIRY_GRACE_MS = 2_000
 RECHECK_SECONDS = 0.2
 BACKGROUND_SECONDS = 30.0
+# Events the background audit checks per pass at most, the least recently checked first: a
+# service with thousands of events on sale at once checks each in turn, at a bounded cost.
+BACKGROUND_BUDGET = 20
 
 CODES = (
     "RESERVED_BUT_HOLDABLE",  # reserved in PostgreSQL, open to holds in the mirror
@@ -247,6 +250,8 @@ class AuditService:
     def __init__(self, db: Database, holds: HoldService) -> None:
         self._db = db
         self._holds = holds
+        self._checked_at: dict[UUID, float] = {}  # active events: when last audited
+        self._found: dict[UUID, Counter[str]] = {}  # ...and what that audit found
 
     async def _once(self, event_id: UUID) -> InventoryAudit:
         redis = await self._holds.inventory(event_id)
@@ -267,19 +272,32 @@ class AuditService:
         second.ok = not second.problems
         return second
 
-    async def audit_active(self) -> Counter[str]:
-        """Audit every active event (holds now, or swept within the last minutes: not every
-        event the service ever sold); the problems by code, also set in the
-        `ticketing_audit_problems` gauge."""
-        found: Counter[str] = Counter()
-        for event_id in await self._holds.active_events():
+    def last_audited(self, event_id: UUID) -> float | None:
+        """When the background audit last checked the event (loop time), if it is active."""
+        return self._checked_at.get(event_id)
+
+    async def audit_active(self, budget: int | None = None) -> Counter[str]:
+        """Audit the active events (holds now, or swept within the last minutes: not every
+        event the service ever sold), at most `budget` of them, the least recently audited
+        first. Returns the problems by code that the latest audit of each active event
+        found, also set in the `ticketing_audit_problems` gauge."""
+        active = await self._holds.active_events()
+        for gone in self._checked_at.keys() - set(active):
+            del self._checked_at[gone]
+            self._found.pop(gone, None)
+        chosen = sorted(active, key=lambda e: self._checked_at.get(e, float("-inf")))
+        for event_id in chosen if budget is None else chosen[:budget]:
             try:
                 result = await self.audit(event_id)
             except NotFound:
                 continue  # deleted meanwhile
-            found.update(p.code for p in result.problems)
+            self._checked_at[event_id] = asyncio.get_running_loop().time()
+            self._found[event_id] = Counter(p.code for p in result.problems)
             for problem in result.problems:
                 log.warning("audit of event %s: %s %s", event_id, problem.code, problem.detail)
+        found: Counter[str] = Counter()
+        for counted in self._found.values():
+            found.update(counted)
         for code in CODES:
             metrics.AUDIT_PROBLEMS.labels(code).set(found[code])
         return found
@@ -291,7 +309,7 @@ class AuditService:
             if not leading():
                 continue
             try:
-                await self.audit_active()
+                await self.audit_active(BACKGROUND_BUDGET)
             except AppError as exc:
                 log.debug("background audit waiting: %s", exc.detail)
             except Exception:

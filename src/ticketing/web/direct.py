@@ -49,6 +49,8 @@ from litestar.routes import HTTPRoute
 from litestar.utils.scope.state import ScopeState
 
 from ticketing.auth.guards import resolve_caller
+from ticketing.errors import AppError
+from ticketing.web.http import app_error, refusal
 from ticketing.web.idempotency import Answer
 
 # serve(request, *the route's UUID path parameters in path order, caller)
@@ -122,6 +124,7 @@ class _Bound:
     exception_handlers: Any
     serve: Serve
     accepts: Accepts | None
+    plain_refusals: bool  # the route's AppError handler is the app's own (`refusal`)
 
 
 class DirectRoutes:
@@ -164,10 +167,18 @@ class DirectRoutes:
     async def _serve(self, scope: Any, receive: Any, send: Any) -> None:
         bound: _Bound = scope["ticketing.direct"]
         request = self._request_class(scope=scope, receive=receive, send=send)
-        for guard in bound.guards:
-            await guard(request, bound.handler)
-        ids = scope["path_params"].values()
-        answer = await bound.serve(request, *ids, await resolve_caller(request))
+        try:
+            for guard in bound.guards:
+                await guard(request, bound.handler)
+            ids = scope["path_params"].values()
+            answer = await bound.serve(request, *ids, await resolve_caller(request))
+        except AppError as exc:
+            if not bound.plain_refusals:
+                raise  # (to the route's own exception handler, through Litestar)
+            # The service's refusals (a taken seat, a sold-out event: most answers after a
+            # sell-out) are answered here as the app's handler answers them, without
+            # Litestar's exception middleware building a Response for each.
+            answer = refusal(exc)
         headers = [(k.lower().encode(), v.encode()) for k, v in answer.headers.items()]
         headers.append((b"content-length", str(len(answer.body)).encode()))
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
@@ -210,4 +221,5 @@ def _bind(app: Litestar, route: DirectRoute) -> _Bound:
         exception_handlers=handler.resolve_exception_handlers(),
         serve=route.serve,
         accepts=route.accepts,
+        plain_refusals=handler.resolve_exception_handlers().get(AppError) is app_error,
     )

@@ -26,6 +26,7 @@ from litestar.typing import FieldDefinition
 
 from ticketing.errors import AppError, FieldError, ValidationFailed
 from ticketing.validation import decode_body
+from ticketing.web.idempotency import Answer
 
 log = logging.getLogger("ticketing.web")
 
@@ -65,8 +66,17 @@ def problem_response(
     )
 
 
-def _app_error(_: Request[Any, Any, Any], exc: AppError) -> Response[bytes]:
+def app_error(_: Request[Any, Any, Any], exc: AppError) -> Response[bytes]:
     return problem_response(exc.problem(), exc.status, exc.headers)
+
+
+def refusal(exc: AppError) -> Answer:
+    """What `app_error` answers, as bytes and headers (for the direct routes)."""
+    return Answer(
+        exc.status,
+        msgspec.json.encode(exc.problem()),
+        {"content-type": PROBLEM_JSON, **exc.headers},
+    )
 
 
 def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
@@ -133,7 +143,7 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
-    AppError: _app_error,
+    AppError: app_error,
     ValidationException: _validation,
     HTTPException: _http,
     Exception: _internal,

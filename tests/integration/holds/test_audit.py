@@ -168,3 +168,27 @@ async def test_the_background_audit_exports_its_problems(
         # Repair it the way an operator would: drop the mirror; the next read rebuilds it.
         await client.patch(f"/events/{event['id']}", json={"eventName": "Rebuilt"}, headers=ADMIN)
         assert (await _audit(client, event["id"]))["ok"]
+
+
+async def test_the_background_audit_checks_a_bounded_number_of_events_in_turn(
+    client: Any,
+) -> None:
+    """Thousands of events on sale at once must not make the audit's pass unbounded: each
+    pass checks at most its budget, the least recently checked first, so every active
+    event comes round."""
+    from ticketing.audit.service import AuditService
+
+    app = client.app.state
+    audit = AuditService(app.db, app.holds)  # (a second auditor: the app's own runs too)
+    for _ in range(2):
+        await _held_event(client)
+    portal = client.blocking_portal  # (the app's services live on its own loop)
+    active = portal.call(app.holds.active_events)
+    assert len(active) >= 2
+    portal.call(audit.audit_active, 1)
+    once = [e for e in active if audit.last_audited(e) is not None]
+    portal.call(audit.audit_active, 1)
+    twice = [e for e in active if audit.last_audited(e) is not None]
+    assert len(once) == 1
+    assert len(twice) == 2  # another one: the least recently checked goes first
+    assert once[0] in twice
