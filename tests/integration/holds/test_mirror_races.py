@@ -4,6 +4,7 @@ from rows the change replaced may stay, and no mirror may be a header without se
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -16,17 +17,26 @@ from ticketing.holds import repository
 from ticketing.holds.engine import HoldEngine
 from ticketing.holds.models import MirrorSnapshot
 
+from .conftest import sweeping_alone
 
-async def _event(client: Any) -> tuple[UUID, list[str]]:
+
+async def _event(client: Any, engine: HoldEngine) -> tuple[UUID, list[str]]:
+    """A new event whose mirror the service has built ahead of fans (as it does when an
+    event is created): the forced interleavings below must not race that build."""
     event = await make_event(client, seating={"price": 10})
-    return UUID(event["id"]), [s["id"] for s in await seats_of(client, event["id"])]
+    event_id = UUID(event["id"])
+    for _ in range(100):
+        if await engine.mirrored(event_id):
+            break
+        await asyncio.sleep(0.03)
+    return event_id, [s["id"] for s in await seats_of(client, event["id"])]
 
 
 async def test_a_snapshot_read_before_an_admin_change_is_never_loaded(
     client: Any, app_engine_parts: tuple[HoldEngine, Redis, Database]
 ) -> None:
-    _, redis, db = app_engine_parts
-    event_id, seats = await _event(client)
+    probe, redis, db = app_engine_parts
+    event_id, seats = await _event(client, probe)
     reads = 0
 
     async def load(event: UUID) -> MirrorSnapshot | None:
@@ -44,8 +54,9 @@ async def test_a_snapshot_read_before_an_admin_change_is_never_loaded(
         return snapshot
 
     engine = HoldEngine(redis, load)
-    await engine.invalidate(event_id)
-    placed = await engine.hold_seats(event_id, uuid4(), uuid4(), [seats[0]])
+    async with sweeping_alone(redis):  # (and so no warmer builds the mirror meanwhile)
+        await engine.invalidate(event_id)
+        placed = await engine.hold_seats(event_id, uuid4(), uuid4(), [seats[0]])
     assert reads == 2  # the stale build was refused and the mirror read again
     assert placed.seats[0].price == "10.00"
 
@@ -71,16 +82,17 @@ class _DropAfter(HoldEngine):
 async def test_a_drop_between_load_and_register_leaves_no_empty_mirror(
     client: Any, app_engine_parts: tuple[HoldEngine, Redis, Database]
 ) -> None:
-    _, redis, db = app_engine_parts
-    event_id, seats = await _event(client)
+    probe, redis, db = app_engine_parts
+    event_id, seats = await _event(client, probe)
 
     async def load(event: UUID) -> MirrorSnapshot | None:
         async with db.connection() as conn:
             return await repository.mirror_snapshot(conn, event)
 
     engine = _DropAfter(redis, load, after="load")
-    await engine.invalidate(event_id)
-    placed = await engine.hold_seats(event_id, uuid4(), uuid4(), [seats[0]])
+    async with sweeping_alone(redis):  # (and so no warmer builds the mirror meanwhile)
+        await engine.invalidate(event_id)
+        placed = await engine.hold_seats(event_id, uuid4(), uuid4(), [seats[0]])
     assert engine.after is None  # the drop did land between the two steps
     assert placed.seat_ids == [seats[0]]
     status = await engine.status(event_id)
