@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -70,6 +71,7 @@ def running() -> Iterator[Stack]:
             assert db is not None
             assert redis is not None
             migrate.upgrade(db)
+            _OWN_PORTS[:] = [str(urlsplit(db).port), str(urlsplit(redis).port)]
             yield Stack(db, redis, secrets.token_urlsafe(24), folder, stack.postgres is not None)
 
 
@@ -167,18 +169,29 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+_OWN_PORTS: list[str] = []  # the bench's PostgreSQL and Redis ports (set by `running`)
+
+
 def _databases() -> list[int]:
-    """PostgreSQL's and Valkey's processes on this machine (the bench's own)."""
-    found = []
+    """The processes of this bench's PostgreSQL (its server and every child) and Redis on
+    this machine: not those of anything else running here."""
+    servers: set[int] = set()
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                comm = (entry / "comm").read_text().strip()
-            except OSError:
-                continue
-            if comm.startswith(("postgres", "valkey", "redis-server")):
-                found.append(int(entry.name))
-    return found
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            args = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if not comm.startswith(("postgres", "valkey", "redis-server")):
+            continue
+        parents[int(entry.name)] = ppid
+        if any(f":{port}" in args or f"-p {port}" in args for port in _OWN_PORTS):
+            servers.add(int(entry.name))
+    return sorted(servers | {pid for pid, ppid in parents.items() if ppid in servers})
 
 
 def cpu_seconds(server: Server) -> dict[int, float]:
