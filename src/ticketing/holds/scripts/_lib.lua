@@ -115,6 +115,23 @@ local function generation()
   return redis.call('GET', K.gen) or '0'
 end
 
+-- Append seat, hold id, customer, expires to `reply` when the hold `id` on `seat` is live
+-- (fenced, or not yet run out); `recs` keeps the records decoded so far, by hold id.
+local function add_live(reply, recs, seat, id, now)
+  local rec = recs[id]
+  if rec == nil then
+    local raw = redis.call('HGET', K.holds, id)
+    rec = raw and cjson.decode(raw) or false
+    recs[id] = rec
+  end
+  if rec and (rec.f == 1 or rec.t > now) then
+    reply[#reply + 1] = seat
+    reply[#reply + 1] = id
+    reply[#reply + 1] = rec.c
+    reply[#reply + 1] = tostring(rec.t)
+  end
+end
+
 -- Remove a hold and every trace of it; returns its seats.
 local function drop_hold(id, rec)
   for _, seat in ipairs(rec.s) do

@@ -8,20 +8,6 @@ for i = 2, #ARGV do seats[#seats + 1] = ARGV[i] end
 if #seats == 0 then return reply end
 local holders = redis.call('HMGET', K.held, unpack(seats))
 for i, seat in ipairs(seats) do
-  local id = holders[i]
-  if id then
-    local rec = recs[id]
-    if rec == nil then
-      local raw = redis.call('HGET', K.holds, id)
-      rec = raw and cjson.decode(raw) or false
-      recs[id] = rec
-    end
-    if rec and (rec.f == 1 or rec.t > now) then
-      reply[#reply + 1] = seat
-      reply[#reply + 1] = id
-      reply[#reply + 1] = rec.c
-      reply[#reply + 1] = tostring(rec.t)
-    end
-  end
+  if holders[i] then add_live(reply, recs, seat, holders[i], now) end
 end
 return reply
