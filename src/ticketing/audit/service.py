@@ -53,6 +53,7 @@ CODES = (
     "HOLD_INDEX_MISMATCH",  # the held-seat and held-count indexes disagree with the holds
     "MIRROR_STALE",  # the mirror's seats, prices or versions are not PostgreSQL's
     "COUNTS_MISMATCH",  # numSeats is not the number of the event's seats
+    "FREE_INDEX_WRONG",  # best available's free index is not the open, unheld seats
 )
 
 
