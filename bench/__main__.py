@@ -736,6 +736,20 @@ class Bench:
                 f"{label} / the floor's bare read: {rate:.2f} of the throughput, p99 {p99:.2f} x"
                 f"; {bad} answers not 200",
             )
+        # The page's answer is tens of kilobytes: against a floor read of the same size too,
+        # to tell what sending that much costs from what the service adds.
+        page = f"/events/{event}/seats?limit=200"
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
+            size = len((await http.get(page)).content)
+        path = write_lines(self.scratch / "read.tsv", [("GET", page, "", "")])
+        same = write_lines(self.scratch / "sized.tsv", [("GET", f"/sized/{size}", "", "")])
+        mine, _, rate, p99 = await self.paired(
+            "r seat page (200)", rounds, ("service", server, path),
+            (f"floor read of {size:,} bytes", floor, same),
+            connections=64, seconds=min(self.seconds, 4),
+        )  # fmt: skip
+        self.note(mine[-1], f"seat page / a floor read of the same {size:,} bytes: {rate:.2f} of"
+                            f" the throughput, p99 {p99:.2f} x")  # fmt: skip
 
     async def seed_holds(
         self, server: Server, floor: Server, customers: list[Customer], rounds: int

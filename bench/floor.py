@@ -4,7 +4,7 @@ Same framework (Litestar), same server (Granian, uvloop), same Redis client and 
 hold script as the service, but nothing else: no auth, no validation beyond decoding the
 body, no hold index, no database. `POST /events/{id}/holds` with `{"seatIds": [...]}` is
 one Lua call; its mirror is loaded beforehand by the harness. `GET /events/{id}/read` is the
-floor of a read: a constant JSON body from memory.
+floor of a read: a constant JSON body from memory; `GET /sized/{n}` the same, n bytes long.
 
 Served by `granian --factory bench.floor:create_floor` with REDIS_URL set.
 """
@@ -65,6 +65,19 @@ async def bare_read(event_id: UUID) -> Response[bytes]:
     return Response(_READ, media_type="application/json")
 
 
+_SIZED: dict[int, bytes] = {}
+
+
+@get("/sized/{size:int}")
+async def sized_read(size: int) -> Response[bytes]:
+    """The floor of a read whose answer is `size` bytes of JSON (a seat page's size): what
+    sending that much costs on this stack, nothing looked up."""
+    body = _SIZED.get(size)
+    if body is None:
+        body = _SIZED[size] = b'"' + b"x" * max(0, min(size, 10_000_000) - 2) + b'"'
+    return Response(body, media_type="application/json")
+
+
 @get("/ready")
 async def ready() -> str:
     return "ok"
@@ -82,4 +95,4 @@ def create_floor() -> Litestar:
         finally:
             await redis.close()
 
-    return Litestar([hold, bare_read, ready], lifespan=[lifespan], openapi_config=None)
+    return Litestar([hold, bare_read, sized_read, ready], lifespan=[lifespan], openapi_config=None)
