@@ -11,6 +11,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +82,24 @@ def _stop(proc: subprocess.Popen[str]) -> str:
     return output
 
 
+@dataclass
+class _Served:
+    proc: subprocess.Popen[str]
+    output: str = ""  # what it printed, once stopped
+
+
+@contextmanager
+def _serving(data_dir: Path, port: int) -> Iterator[_Served]:
+    """`ticketing serve` on `data_dir` and `port`, ready; stopped as by Ctrl-C when the
+    block ends, its output then in `.output`."""
+    served = _Served(_start(data_dir, port))
+    try:
+        _wait_ready(served.proc, f"http://127.0.0.1:{port}")
+        yield served
+    finally:
+        served.output = _stop(served.proc)
+
+
 def _server_processes(data_dir: Path) -> list[str]:
     found = []
     for pid in os.listdir("/proc"):
@@ -96,9 +117,7 @@ def test_serve_on_embedded_stack_keeps_data_and_stops_cleanly(tmp_path: Path) ->
     data_dir = tmp_path / "data"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = _start(data_dir, port)
-    try:
-        _wait_ready(proc, base)
+    with _serving(data_dir, port) as server:
         token = (data_dir / "admin-token").read_text().strip()
         status, event = _call(
             "POST",
@@ -118,15 +137,12 @@ def test_serve_on_embedded_stack_keeps_data_and_stops_cleanly(tmp_path: Path) ->
         assert status == 403
         assert problem["code"] == "FORBIDDEN"
         assert _call("GET", f"{base}/api/openapi.json")[0] == 200
-    finally:
-        first_output = _stop(proc)
-    assert proc.returncode == 0, first_output
+    first_output = server.output
+    assert server.proc.returncode == 0, first_output
     assert token in first_output  # printed on first start
     assert not _server_processes(data_dir), "embedded servers left running"
 
-    proc = _start(data_dir, port)
-    try:
-        _wait_ready(proc, base)
+    with _serving(data_dir, port) as server:
         status, fetched = _call("GET", f"{base}/events/{event['id']}")
         assert status == 200
         assert fetched["eventName"] == "E2E"
@@ -135,8 +151,7 @@ def test_serve_on_embedded_stack_keeps_data_and_stops_cleanly(tmp_path: Path) ->
             "GET", f"{base}/customers/{signed['customer']['id']}", token=signed["token"]
         )
         assert status == 200  # sessions survive a restart of the embedded stack
-    finally:
-        second_output = _stop(proc)
+    second_output = server.output
     assert token not in second_output
     assert not _server_processes(data_dir)
 
@@ -211,35 +226,27 @@ def test_a_second_server_on_a_data_folder_or_port_in_use_refuses_to_start(
 ) -> None:
     data_dir, port = tmp_path / "data", free_port()
     base = f"http://127.0.0.1:{port}"
-    first = _start(data_dir, port)
-    try:
-        _wait_ready(first, base)
+    with _serving(data_dir, port) as first:
         same_folder = _start(data_dir, free_port())
         refused = _exits(same_folder)
         assert same_folder.returncode == 1, refused
-        assert f"is in use by process {first.pid}" in refused, refused
+        assert f"is in use by process {first.proc.pid}" in refused, refused
         same_port = _start(tmp_path / "other", port)
         refused = _exits(same_port)
         assert same_port.returncode == 2, refused
         assert f"port {port} on 127.0.0.1 is in use" in refused, refused
         assert not _server_processes(tmp_path / "other")
         assert _call("GET", f"{base}/health/ready")[0] == 200  # the first is untouched
-    finally:
-        output = _stop(first)
-    assert first.returncode == 0, output
-    again = _start(data_dir, port)  # the folder is free once its server stopped
-    try:
-        _wait_ready(again, base)
-    finally:
-        _stop(again)
+    output = first.output
+    assert first.proc.returncode == 0, output
+    with _serving(data_dir, port):  # the folder is free once its server stopped
+        pass
 
 
 def test_db_reset_leaves_nothing_behind_in_redis(tmp_path: Path) -> None:
     data_dir, port = tmp_path / "data", free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = _start(data_dir, port)
-    try:
-        _wait_ready(proc, base)
+    with _serving(data_dir, port):
         token = (data_dir / "admin-token").read_text().strip()
         body = {
             "eventName": "Before the reset",
@@ -253,8 +260,6 @@ def test_db_reset_leaves_nothing_behind_in_redis(tmp_path: Path) -> None:
             "POST", f"{base}/events/{event['id']}/holds", {"quantity": 2}, fan["token"]
         )
         assert status == 201
-    finally:
-        _stop(proc)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
     env["TICKETING_DATA_DIR"] = str(data_dir)
     reset = subprocess.run(
@@ -267,9 +272,7 @@ def test_db_reset_leaves_nothing_behind_in_redis(tmp_path: Path) -> None:
     )
     assert reset.returncode == 0, reset.stdout + reset.stderr
     assert "Redis keys" in reset.stdout
-    proc = _start(data_dir, port)
-    try:
-        _wait_ready(proc, base)
+    with _serving(data_dir, port):
         # The deleted customer's token is gone with them: it can neither read nor hold.
         status, _ = _call("GET", f"{base}/customers/{fan['customer']['id']}", token=fan["token"])
         assert status == 401
@@ -283,8 +286,6 @@ def test_db_reset_leaves_nothing_behind_in_redis(tmp_path: Path) -> None:
             assert _call("GET", f"{base}/events/{event['id']}/{path}")[0] == 404, path
         status, fresh = _call("GET", f"{base}/events/{event2['id']}/availability")
         assert (status, fresh["onHold"], fresh["open"]) == (200, 0, 10)
-    finally:
-        _stop(proc)
 
 
 def _zombie(pid: int) -> bool:
@@ -317,9 +318,7 @@ def test_embedded_servers_that_die_are_restarted_and_the_service_recovers(
 ) -> None:
     data_dir, port = tmp_path / "data", free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = _start(data_dir, port)
-    try:
-        _wait_ready(proc, base)
+    with _serving(data_dir, port) as server:
         _recovers(base)
         for pid_file in (
             data_dir / "valkey" / "valkey.pid",
@@ -330,9 +329,8 @@ def test_embedded_servers_that_die_are_restarted_and_the_service_recovers(
             _recovers(base)
             assert _pid(pid_file) != dead  # a new server, not the old one come back
             assert not _zombie(dead), "the dead server was left a zombie"
-    finally:
-        output = _stop(proc)
-    assert proc.returncode == 0, output
+    output = server.output
+    assert server.proc.returncode == 0, output
     assert "embedded Valkey exited" in output, output
     assert "embedded PostgreSQL exited" in output, output
     assert not _server_processes(data_dir)

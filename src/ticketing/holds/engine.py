@@ -126,6 +126,11 @@ def _ended(reply: list[str]) -> Ended | None:
     return Ended(int(reply[1]), reply[2], reply[3:])
 
 
+def _hold_record(raw: str | bytes) -> HoldRecord:
+    rec = json.loads(raw)
+    return HoldRecord(rec["c"], list(rec["s"]), int(rec["t0"]), int(rec["t"]), rec.get("f") == 1)
+
+
 def _expired(raw: str) -> ExpiredHold:
     rec = json.loads(raw)
     return ExpiredHold(rec["h"], rec["c"], list(rec["s"]), int(rec["t"]), int(rec.get("q", 0)))
@@ -461,14 +466,11 @@ class HoldEngine:
             return {}
         holds, ids = event_keys(event_id).holds, list(hold_ids)
         raws = await self._redis.call(lambda c: c.hmget(holds, ids))
-        found = {}
-        for hold_id, raw in zip(ids, raws, strict=True):
-            if raw is not None:
-                rec = json.loads(raw)
-                found[hold_id] = HoldRecord(
-                    rec["c"], list(rec["s"]), int(rec["t0"]), int(rec["t"]), rec.get("f") == 1
-                )
-        return found
+        return {
+            hold_id: _hold_record(raw)
+            for hold_id, raw in zip(ids, raws, strict=True)
+            if raw is not None
+        }
 
     async def inventory(self, event_id: UUID) -> Inventory:
         """Everything Redis holds of the event, read in one step and changed in none."""
@@ -487,12 +489,7 @@ class HoldEngine:
 
         reserved = set(take(1))
         held = pairs(take(2))
-        holds = {}
-        for hold_id, raw in pairs(take(2)).items():
-            rec = json.loads(raw)
-            holds[hold_id] = HoldRecord(
-                rec["c"], list(rec["s"]), int(rec["t0"]), int(rec["t"]), rec.get("f") == 1
-            )
+        holds = {hold_id: _hold_record(raw) for hold_id, raw in pairs(take(2)).items()}
         by_customer = {c: int(n) for c, n in pairs(take(2)).items()}
         return Inventory(
             now_ms=int(reply[0]),

@@ -23,8 +23,8 @@ from ticketing.live.feed import LiveFeed
 from ticketing.live.view import Availability, EventView, Listener
 from ticketing.observe import metrics
 from ticketing.settings import Settings
-from ticketing.web.direct import direct, json_answer
-from ticketing.web.idempotency import Answer
+from ticketing.web.direct import direct
+from ticketing.web.idempotency import Answer, json_answer
 
 MAP_PAGE = (Path(__file__).parent / "map.html").read_text()
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -15,9 +15,9 @@ from ticketing.auth.guards import admin_only
 from ticketing.seats.schemas import SeatList, SeatPatch, SeatsAdd, SeatsAdded
 from ticketing.seats.service import SeatService
 from ticketing.seatview.schemas import Seat, SeatStatus
-from ticketing.web.direct import direct, json_answer
+from ticketing.web.direct import direct
 from ticketing.web.http import Body, etag, if_match
-from ticketing.web.idempotency import Answer
+from ticketing.web.idempotency import Answer, json_answer
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="page size")]
 

@@ -6,6 +6,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -45,6 +46,24 @@ class _Page:
     held: dict[str, LiveHold]
     anonymous: bytes | None = None  # the page as anyone signed out sees it, encoded...
     anonymous_until: int = 0  # ...until the first hold on it runs out (ms since the epoch)
+
+
+class _Row(NamedTuple):
+    """A seat's row as PostgreSQL had it (its live hold is read afresh every time)."""
+
+    read_at: float  # monotonic
+    edits: int  # the event's sales and edits made by this process, then
+    record: SeatRecord
+
+
+class _SignedOut(NamedTuple):
+    """GET /seats/{id} as anyone signed out sees it, encoded."""
+
+    read_at: float  # monotonic
+    until_ms: int  # the end of the hold on it (ms since the epoch)
+    record: SeatRecord
+    changes: int | None  # the event's changes made by this process, then
+    body: bytes
 
 
 def seat_conflict(exc: asyncpg.UniqueViolationError) -> Conflict:
@@ -87,13 +106,10 @@ class SeatService:
         self._pages: dict[UUID, dict[tuple[object, ...], _Page]] = {}
         self._changes: dict[UUID, int] = {}  # per event: changes made by this process
         self._reading: dict[tuple[UUID, tuple[object, ...]], asyncio.Future[_Page]] = {}
-        # One seat's row as PostgreSQL has it (its live hold is read afresh every time),
-        # with when it was read and the count of its event's sales and edits then.
-        self._records: dict[UUID, tuple[float, int, SeatRecord]] = {}
+        self._records: dict[UUID, _Row] = {}
         self._edits: dict[UUID, int] = {}  # per event: sales and edits made by this process
         self._edit_total = 0  # of every event
-        # GET /seats/{id} signed out: (read at, good until (ms), row, changes then, JSON)
-        self._anonymous: dict[UUID, tuple[float, int, SeatRecord, int | None, bytes]] = {}
+        self._anonymous: dict[UUID, _SignedOut] = {}
 
     def on_hold_event(self, event: HoldEvent) -> None:
         """A hold began or ended in this process: what readers see of the event changed (an
@@ -355,11 +371,11 @@ class SeatService:
         kept = self._anonymous.get(seat_id)
         if (
             kept is not None
-            and now - kept[0] <= PAGE_SECONDS
-            and _now_ms() < kept[1]
-            and self._changes.get(kept[2].event_id) == kept[3]
+            and now - kept.read_at <= PAGE_SECONDS
+            and _now_ms() < kept.until_ms
+            and self._changes.get(kept.record.event_id) == kept.changes
         ):
-            return kept[4], kept[2].version
+            return kept.body, kept.record.version
         record = await self._record(seat_id)
         changes = self._changes.get(record.event_id)
         held = (await self._holds.held_seats(record.event_id, [str(seat_id)])).get(str(seat_id))
@@ -367,7 +383,7 @@ class SeatService:
         if len(self._anonymous) >= SEAT_CACHE:
             self._anonymous.clear()
         until = held.expires_ms if held is not None else 1 << 62
-        self._anonymous[seat_id] = (now, until, record, changes, body)
+        self._anonymous[seat_id] = _SignedOut(now, until, record, changes, body)
         return body, record.version
 
     async def _record(self, seat_id: UUID) -> SeatRecord:
@@ -376,10 +392,10 @@ class SeatService:
         kept = self._records.get(seat_id)
         if (
             kept is not None
-            and now - kept[0] <= PAGE_SECONDS
-            and self._edits.get(kept[2].event_id, 0) == kept[1]
+            and now - kept.read_at <= PAGE_SECONDS
+            and self._edits.get(kept.record.event_id, 0) == kept.edits
         ):
-            return kept[2]
+            return kept.record
         edits = self._edit_total
         async with self._db.connection() as conn:
             record = await seats_repo.get(conn, seat_id)
@@ -388,7 +404,7 @@ class SeatService:
         if self._edit_total == edits:  # (else the row may predate an edit made meanwhile)
             if len(self._records) >= SEAT_CACHE:
                 self._records.clear()  # a crude bound: they are a second's worth anyway
-            self._records[seat_id] = (now, self._edits.get(record.event_id, 0), record)
+            self._records[seat_id] = _Row(now, self._edits.get(record.event_id, 0), record)
         return record
 
     async def patch(self, seat_id: UUID, body: SeatPatch, expected: list[int] | None) -> Seat:

@@ -15,9 +15,9 @@ from ticketing.seatview.schemas import Seat
 from ticketing.seed.schemas import SeatStatusChange
 from ticketing.seed.service import SeedService
 from ticketing.validation import decode_body
-from ticketing.web.direct import direct, json_answer
+from ticketing.web.direct import direct
 from ticketing.web.http import Body
-from ticketing.web.idempotency import Answer
+from ticketing.web.idempotency import Answer, json_answer
 
 
 async def direct_change_seat(

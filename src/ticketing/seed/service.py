@@ -57,7 +57,8 @@ class SeedService:
             if not mine or live is None:
                 raise Conflict("You hold no hold on this seat", code="HOLD_EXPIRED")
             reservation = await self._reservations.confirm(UUID(live.hold_id), caller)
-            return next(s for s in reservation.seats if s.id == seat_id)
+            sold = [s for s in reservation.seats if s.id == seat_id]  # (the hold had it)
+            return sold[0] if sold else await self._seats.get(seat_id, caller)
         if live is None:
             return current  # open already
         if not mine:

@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
 
-import msgspec
 from litestar import Litestar, Request
 from litestar._asgi.utils import is_valid_host, wrap_in_exception_handler
 from litestar.handlers import HTTPRouteHandler
@@ -64,14 +63,6 @@ _UUID = "([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
 
 
 DIRECT_OPT = "ticketing.direct"
-
-
-_encode = msgspec.json.Encoder().encode
-
-
-def json_answer(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Answer:
-    """A value as JSON, encoded as Litestar encodes a handler's return value."""
-    return Answer(status, _encode(value), {"content-type": "application/json", **(headers or {})})
 
 
 # Whether a query string is one the direct route serves (the rest goes to Litestar).

@@ -125,7 +125,12 @@ class Idempotency:
         )
 
 
-_encoder = msgspec.json.Encoder()
+_encode = msgspec.json.Encoder().encode
+
+
+def json_answer(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Answer:
+    """A value as JSON, encoded as Litestar encodes a handler's return value."""
+    return Answer(status, _encode(value), {"content-type": "application/json", **(headers or {})})
 
 
 async def idempotent(
@@ -139,8 +144,7 @@ async def idempotent(
 
     async def answer() -> Answer:
         result = await work()
-        headers = {"content-type": "application/json", "location": location(result)}
-        return Answer(status, _encoder.encode(result), headers)
+        return json_answer(result, status, {"location": location(result)})
 
     key = check_key(request.headers.get("idempotency-key"))
     if key is None:

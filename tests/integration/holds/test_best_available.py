@@ -11,6 +11,10 @@ the event's seats or holds.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from uuid import UUID
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -45,22 +49,36 @@ def _engine(redis: Redis) -> HoldEngine:
     return HoldEngine(redis, SNAPSHOTS)
 
 
-async def _hold(
-    redis: Redis, venue: Venue, quantity: int, section: str | None, adjacent: bool
-) -> list[str] | None:
-    order, free = venue
+@asynccontextmanager
+async def _venue(
+    redis: Redis, order: list[Place], free: set[str]
+) -> AsyncIterator[tuple[UUID, dict[str, str]]]:
+    """The venue as an event (its id, and seat ids by place), gone from Redis afterwards."""
     event_id, ids = SNAPSHOTS.add(order, free)
-    names = {v: k for k, v in ids.items()}
     try:
-        placed = await _engine(redis).hold_best(
-            event_id, uuid.uuid4(), uuid.uuid4(), quantity, section, adjacent
-        )
-    except NoneAvailable:
-        return None
+        yield event_id, ids
     finally:
         keys: list[str | bytes] = list(event_keys(event_id).ordered())
         await redis.call(lambda c: c.delete(keys))
         del SNAPSHOTS.venues[event_id]
+
+
+# 1,000 seats: 40 rows of 25 in one section.
+ARENA = [Place(f"r{r}-{n}", "S", f"R{r}", n) for r in range(40) for n in range(1, 26)]
+
+
+async def _hold(
+    redis: Redis, venue: Venue, quantity: int, section: str | None, adjacent: bool
+) -> list[str] | None:
+    order, free = venue
+    async with _venue(redis, order, free) as (event_id, ids):
+        try:
+            placed = await _engine(redis).hold_best(
+                event_id, uuid.uuid4(), uuid.uuid4(), quantity, section, adjacent
+            )
+        except NoneAvailable:
+            return None
+    names = {v: k for k, v in ids.items()}
     return [names[s] for s in placed.seat_ids]
 
 
@@ -127,6 +145,13 @@ async def test_scattered_seats_are_the_best_ones_unless_they_strand_one(
         assert got == best  # sparing a lone seat was not possible within those sections
 
 
+@pytest.fixture
+def single(app_engine_parts: tuple[HoldEngine, Redis, Any]) -> Redis:
+    """One Valkey (the app's), for the tests that count its calls: a cluster spreads them
+    over three servers, and runs the same scripts."""
+    return app_engine_parts[1]
+
+
 async def _calls(redis: Redis) -> dict[str, int]:
     """Valkey's count of calls per command, scripts' calls included."""
     raw = await redis.call(lambda c: c.custom_command(["INFO", "commandstats"]))
@@ -140,16 +165,14 @@ async def _calls(redis: Redis) -> dict[str, int]:
 
 
 async def test_best_available_costs_no_call_per_seat_and_a_sold_out_event_two(
-    redis: Redis,
+    single: Redis,
 ) -> None:
     """Counted by Valkey itself: a 1,000-seat event with its first 996 seats sold, then sold
     out. (On one Valkey with the sweepers stopped, so that every call counted is ours.)"""
-    if redis.cluster:
-        return  # (counted on one Valkey; the cluster runs the same script)
-    order = [Place(f"r{r}-{n}", "S", f"R{r}", n) for r in range(40) for n in range(1, 26)]
-    event_id, ids = SNAPSHOTS.add(order, {p.seat for p in order[-4:]})
-    engine = _engine(redis)
-    try:
+    redis = single
+    order = ARENA
+    async with _venue(redis, order, {p.seat for p in order[-4:]}) as (event_id, ids):
+        engine = _engine(redis)
         async with sweeping_alone(redis):
             await engine.build_mirror(event_id)
             before = await _calls(redis)
@@ -159,10 +182,6 @@ async def test_best_available_costs_no_call_per_seat_and_a_sold_out_event_two(
                 with pytest.raises(NoneAvailable):
                     await engine.hold_best(event_id, uuid.uuid4(), uuid.uuid4(), 1, None, True)
             after = await _calls(redis)
-    finally:
-        keys: list[str | bytes] = list(event_keys(event_id).ordered())
-        await redis.call(lambda c: c.delete(keys))
-        del SNAPSHOTS.venues[event_id]
     assert placed.seat_ids == [ids[p.seat] for p in order[-4:]]
 
     def spent(a: dict[str, int], b: dict[str, int], command: str) -> int:
@@ -175,16 +194,16 @@ async def test_best_available_costs_no_call_per_seat_and_a_sold_out_event_two(
     assert spent(middle, after, "zcard") == 3
 
 
-async def test_reading_a_few_seats_costs_those_seats_not_the_events_holds(redis: Redis) -> None:
+async def test_reading_a_few_seats_costs_those_seats_not_the_events_holds(
+    single: Redis,
+) -> None:
     """One seat's hold, a hold's seats and the on-hold count of an event with 300 live holds:
     none reads the event's holds (no HGETALL), each a handful of calls."""
-    if redis.cluster:
-        return  # (counted on one Valkey; the cluster runs the same scripts)
-    order = [Place(f"r{r}-{n}", "S", f"R{r}", n) for r in range(40) for n in range(1, 26)]
-    event_id, ids = SNAPSHOTS.add(order, {p.seat for p in order})
-    engine = _engine(redis)
-    seat_ids = [ids[p.seat] for p in order]
-    try:
+    redis = single
+    order = ARENA
+    async with _venue(redis, order, {p.seat for p in order}) as (event_id, ids):
+        engine = _engine(redis)
+        seat_ids = [ids[p.seat] for p in order]
         async with sweeping_alone(redis):
             holds = [uuid.uuid4() for _ in range(300)]
             for n, hold_id in enumerate(holds):
@@ -198,10 +217,6 @@ async def test_reading_a_few_seats_costs_those_seats_not_the_events_holds(redis:
             theirs = await engine.live_holds(event_id, record.seat_ids)
             count = await engine.on_hold(event_id)
             after = await _calls(redis)
-    finally:
-        keys: list[str | bytes] = list(event_keys(event_id).ordered())
-        await redis.call(lambda c: c.delete(keys))
-        del SNAPSHOTS.venues[event_id]
     assert [h.hold_id for h in one] == [str(holds[5])]
     assert sorted(h.seat_id for h in theirs) == sorted(seat_ids[10:12])
     assert count == 600
@@ -210,17 +225,15 @@ async def test_reading_a_few_seats_costs_those_seats_not_the_events_holds(redis:
 
 
 async def test_a_run_too_long_for_what_is_left_is_refused_at_once_until_a_seat_comes_back(
-    redis: Redis,
+    single: Redis,
 ) -> None:
     """Only lone seats left (every other seat of a 1,000-seat event held): asking for two
     side by side walks the free seats once, then is refused without reading them, until a
     released seat makes a pair again."""
-    if redis.cluster:
-        return  # (counted on one Valkey; the cluster runs the same script)
-    order = [Place(f"r{r}-{n}", "S", f"R{r}", n) for r in range(40) for n in range(1, 26)]
-    event_id, ids = SNAPSHOTS.add(order, {p.seat for p in order})
-    engine = _engine(redis)
-    try:
+    redis = single
+    order = ARENA
+    async with _venue(redis, order, {p.seat for p in order}) as (event_id, ids):
+        engine = _engine(redis)
         async with sweeping_alone(redis):
             await engine.build_mirror(event_id)
             evens = [ids[p.seat] for p in order if p.number % 2 == 0]
@@ -238,9 +251,5 @@ async def test_a_run_too_long_for_what_is_left_is_refused_at_once_until_a_seat_c
             after = await _calls(redis)
             await engine.release(event_id, blockers[0], None)
             placed = await engine.hold_best(event_id, uuid.uuid4(), uuid.uuid4(), 3, None, True)
-    finally:
-        keys: list[str | bytes] = list(event_keys(event_id).ordered())
-        await redis.call(lambda c: c.delete(keys))
-        del SNAPSHOTS.venues[event_id]
     assert after.get("zrange", 0) == before.get("zrange", 0)
     assert len(placed.seat_ids) == 3
