@@ -21,7 +21,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 
-from ticketing import subscribers
+from ticketing import subscribers, validation
 from ticketing.audit.controller import AuditController
 from ticketing.audit.service import AuditService
 from ticketing.auth.guards import admitted, provide_caller
@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
         settings.admin_token,
     )
     logs.configure(settings.log_level, settings.log_format)
+    validation.use_cursor_secret(admin_token)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import re
+import secrets
 from collections.abc import Callable, Hashable
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from typing import Annotated, Any, TypeVar, cast, get_args, get_origin
 
 import msgspec
+from msgspec import Meta
 
 from ticketing.errors import FieldError, ValidationFailed
 
@@ -51,6 +56,24 @@ def check_money(value: Decimal) -> str | None:
 
 
 Money = Annotated[Decimal, Check(check_money)]
+
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def check_instant(value: datetime) -> str | None:
+    """Instants the service can store and show in UTC: 9999-12-31T23:59:59-23:59 is in year
+    10000 once converted, which neither PostgreSQL's driver nor a `Z` timestamp can carry."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        return "Must be between 1900-01-01T00:00:00Z and 9999-12-31T23:59:59Z"
+    if not EARLIEST <= utc <= LATEST:
+        return "Must be between 1900-01-01T00:00:00Z and 9999-12-31T23:59:59Z"
+    return None
+
+
+Instant = Annotated[datetime, Meta(tz=True), Check(check_instant)]
 
 # Names and labels: printable text. Tabs and line breaks would break the hold engine's
 # packed seat records and every log line, and no seat label needs them.
@@ -112,6 +135,9 @@ def _has_nul(value: object) -> bool:
     return False
 
 
+TOO_DEEP = "Nested too deeply"
+
+
 def decode_body(body: bytes, struct_type: type[T]) -> T:
     """Decode a JSON body into `struct_type`, or raise ValidationFailed naming each bad field."""
     if not body.strip():
@@ -123,6 +149,8 @@ def decode_body(body: bytes, struct_type: type[T]) -> T:
         if "Expected `object`" in message:
             message = "The body must be a JSON object"
         raise ValidationFailed.one("body", message) from None
+    except RecursionError:
+        raise ValidationFailed.one("body", TOO_DEEP) from None
     fields = _fields(struct_type)  # type: ignore[arg-type]
     errors: list[FieldError] = []
     nul = b"\\u0000" in body
@@ -133,9 +161,12 @@ def decode_body(body: bytes, struct_type: type[T]) -> T:
         type_ = fields[name][0]
         try:
             value = _decoder(type_).decode(raw)
-        except msgspec.ValidationError as exc:
+        except msgspec.DecodeError as exc:  # a ValidationError, or text that is not UTF-8
             message, path = _message(str(exc))
             errors.append(FieldError(_field_path(name, path), message))
+            continue
+        except RecursionError:
+            errors.append(FieldError(name, TOO_DEEP))
             continue
         if nul and _has_nul(value):
             # PostgreSQL text cannot hold U+0000; no name, label or email needs one.
@@ -159,26 +190,63 @@ def decode_body(body: bytes, struct_type: type[T]) -> T:
         raise ValidationFailed.one(path.lstrip(".") or "body", message) from None
 
 
-def encode_cursor(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(msgspec.json.encode(values)).decode().rstrip("=")
+# Cursors are signed with a key every worker and host derives from the same secret (the
+# admin token, `use_cursor_secret`), and each names the list it continues: a client can
+# neither forge one nor carry one from one list (or filter, or event) to another.
+_cursor_key = bytearray(secrets.token_bytes(32))  # filled in place: workers import it once
+_MAC_BYTES = 12
+NOT_A_CURSOR = "Not a cursor this list gave out"
 
 
-def page(records: list[R], limit: int, key: Callable[[R], list[Any]]) -> tuple[list[R], str | None]:
-    """Cut a list fetched with `limit + 1` rows to one page and the cursor of the next."""
+def use_cursor_secret(secret: str) -> None:
+    _cursor_key[:] = hashlib.sha256(b"ticketing cursor\0" + secret.encode()).digest()
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(scope: str, payload: bytes) -> bytes:
+    return hmac.digest(bytes(_cursor_key), scope.encode() + b"\0" + payload, "sha256")[:_MAC_BYTES]
+
+
+def encode_cursor(scope: str, values: list[Any]) -> str:
+    payload = msgspec.json.encode(values)
+    return f"{_b64(payload)}.{_b64(_mac(scope, payload))}"
+
+
+def page(
+    records: list[R], limit: int, key: Callable[[R], list[Any]], scope: str
+) -> tuple[list[R], str | None]:
+    """Cut a list fetched with `limit + 1` rows to one page and the cursor of the next.
+
+    `scope` names the list and its filters; only the same list takes the cursor back."""
     if len(records) <= limit:
         return records, None
     kept = records[:limit]
-    return kept, encode_cursor(key(kept[-1]))
+    return kept, encode_cursor(scope, key(kept[-1]))
 
 
-def decode_cursor(cursor: str, types: type[T]) -> T:
-    """The values behind an opaque cursor, checked against the shape the list expects."""
+def decode_cursor(cursor: str, types: type[T], scope: str) -> T:
+    """The values behind a cursor this list (`scope`) gave out, or a 400."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values: T = msgspec.json.decode(raw, type=types)
+        payload_text, _, mac_text = cursor.partition(".")
+        payload = _unb64(payload_text)
+        if not hmac.compare_digest(_unb64(mac_text), _mac(scope, payload)):
+            raise ValueError("cursor of another list")
+        values: T = msgspec.json.decode(payload, type=types)
         return values
     except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise ValidationFailed.one("cursor", "Not a cursor this list gave out") from None
+        raise ValidationFailed.one("cursor", NOT_A_CURSOR) from None
+
+
+def scope_of(*parts: object) -> str:
+    """A list's name and filters as one cursor scope (None and absent filters alike)."""
+    return "\x1f".join("" if p is None else str(p) for p in parts)
 
 
 def changed(patch: msgspec.Struct) -> dict[str, object]:

@@ -154,7 +154,7 @@ async def test_refusals_before_and_after_the_work_are_the_same(both: Both) -> No
     bad_length = {**json_headers, "content-length": "many"}
     assert await _refused(both, path, bad_length, content=b'{"quantity": 1}') == 400
     confirm = f"/holds/{taken.json()['id']}/reservation"
-    assert await _refused(both, confirm, fan.headers) == 404  # not this customer's hold
+    assert await _refused(both, confirm, fan.headers) == 409  # not this customer's: as if gone
     assert await _refused(both, confirm, ADMIN) == 403
     assert await _refused(both, confirm, {}) == 401
     assert await _refused(both, f"/holds/{uuid.uuid4()}/reservation", fan.headers) == 409

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -60,7 +61,7 @@ CASES = {
     "get hold": Case("GET", "/holds/{hold}", None, (401, 200, 404, 200)),
     "extend hold": Case("POST", "/holds/{hold}/extend", None, (401, 200, 404, 403)),
     "release hold": Case("DELETE", "/holds/{hold}", None, (401, 204, 404, 204)),
-    "confirm hold": Case("POST", "/holds/{hold}/reservation", None, (401, 201, 404, 403)),
+    "confirm hold": Case("POST", "/holds/{hold}/reservation", None, (401, 201, 409, 403)),
     "get reservation": Case("GET", "/reservations/{reservation}", None, (401, 200, 404, 200)),
     "cancel reservation": Case("DELETE", "/reservations/{reservation}", None, (401, 403, 403, 204)),
     "list reservations": Case("GET", "/customers/{a}/reservations", None, (401, 200, 404, 200)),
@@ -111,3 +112,40 @@ async def test_permission_matrix(client: Client, name: str, role: str) -> None:
     assert response.status_code == expected, f"{name} as {role}: {response.text}"
     if expected >= 400:
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def _without_ids(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k != "detail"}
+
+
+async def test_another_customers_reservation_reads_like_an_unknown_one(client: Client) -> None:
+    event = await make_event(client)
+    a, b = await make_customer(client), await make_customer(client)
+    hold = (
+        await client.post(f"/events/{event['id']}/holds", json={"quantity": 1}, headers=a.headers)
+    ).json()
+    reservation = (await client.post(f"/holds/{hold['id']}/reservation", headers=a.headers)).json()
+    theirs = await client.get(f"/reservations/{reservation['id']}", headers=b.headers)
+    unknown_id = str(uuid4())
+    unknown = await client.get(f"/reservations/{unknown_id}", headers=b.headers)
+    assert theirs.status_code == unknown.status_code == 404
+    assert a.id not in theirs.text
+    assert theirs.json()["detail"] == f"No reservation with id {reservation['id']}"
+    assert unknown.json()["detail"] == f"No reservation with id {unknown_id}"
+
+
+async def test_confirming_another_customers_live_hold_reads_like_an_unknown_hold(
+    client: Client,
+) -> None:
+    event = await make_event(client)
+    a, b = await make_customer(client), await make_customer(client)
+    hold = (
+        await client.post(f"/events/{event['id']}/holds", json={"quantity": 1}, headers=a.headers)
+    ).json()
+    theirs = await client.post(f"/holds/{hold['id']}/reservation", headers=b.headers)
+    unknown = await client.post(f"/holds/{uuid4()}/reservation", headers=b.headers)
+    assert theirs.status_code == unknown.status_code == 409
+    assert _without_ids(theirs.json()) == _without_ids(unknown.json())
+    assert a.id not in theirs.text
+    # A's hold is untouched by the attempt.
+    assert (await client.get(f"/holds/{hold['id']}", headers=a.headers)).status_code == 200

@@ -70,9 +70,49 @@ def test_money_is_decoded_exactly() -> None:
 
 
 def test_cursor_round_trip_and_tampering() -> None:
-    cursor = encode_cursor([42])
-    assert decode_cursor(cursor, tuple[int]) == (42,)
+    cursor = encode_cursor("seats", [42])
+    assert decode_cursor(cursor, tuple[int], "seats") == (42,)
     with pytest.raises(ValidationFailed):
-        decode_cursor(cursor, tuple[str, str])
+        decode_cursor(cursor, tuple[str, str], "seats")
     with pytest.raises(ValidationFailed):
-        decode_cursor("%%%", tuple[int])
+        decode_cursor("%%%", tuple[int], "seats")
+
+
+def test_a_cursor_works_only_on_the_list_that_gave_it_out() -> None:
+    cursor = encode_cursor("seats\x1fevent-a", [42])
+    with pytest.raises(ValidationFailed):
+        decode_cursor(cursor, tuple[int], "seats\x1fevent-b")
+    # Forged: the values of the real cursor changed, its signature kept.
+    payload, _, mac = cursor.partition(".")
+    forged = encode_cursor("anything", [2**70]).partition(".")[0] + "." + mac
+    with pytest.raises(ValidationFailed):
+        decode_cursor(forged, tuple[int], "seats\x1fevent-a")
+    unsigned = payload
+    with pytest.raises(ValidationFailed):
+        decode_cursor(unsigned, tuple[int], "seats\x1fevent-a")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"eventName":"\xff\xfe","eventLocation":"b"}',  # not UTF-8
+        b'{"seating":' + b"[" * 5000 + b"]" * 5000 + b"}",  # nested past any decoder's stack
+        b"[" * 20000 + b"]" * 20000,
+    ],
+)
+def test_undecodable_bodies_are_validation_errors(body: bytes) -> None:
+    with pytest.raises(ValidationFailed):
+        decode_body(body, EventCreate)
+
+
+@pytest.mark.parametrize(
+    "stamp", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59", "1899-12-31T23:59:59Z"]
+)
+def test_instants_out_of_storable_range_are_refused(stamp: str) -> None:
+    body = (
+        b'{"eventName":"a","eventLocation":"b","numSeats":10,"eventDateTimeStamp":"%s"}'
+        % stamp.encode()
+    )
+    with pytest.raises(ValidationFailed) as refused:
+        decode_body(body, EventCreate)
+    assert refused.value.errors[0].field == "eventDateTimeStamp"

@@ -50,6 +50,14 @@ class Caller:
         if self.role is Role.CUSTOMER and self.customer_id != customer_id:
             raise NotFound.of(kind, customer_id)
 
+    def require_owner_or_admin(self, owner: UUID, kind: str, ident: object) -> None:
+        """Admins and the owner of a private resource; anyone else gets exactly the 404 an
+        unknown `ident` gets, so the answer tells neither the owner nor that it exists."""
+        if self.role is Role.ANONYMOUS:
+            raise Unauthorized()
+        if self.role is Role.CUSTOMER and self.customer_id != owner:
+            raise NotFound.of(kind, ident)
+
     def sees_customer(self, customer_id: UUID | None) -> bool:
         """Whether a seat's holder or owner may be shown to this caller."""
         return customer_id is not None and (self.is_admin or self.customer_id == customer_id)

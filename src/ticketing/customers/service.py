@@ -63,10 +63,10 @@ class CustomerService:
         return SignUp(customer=customer_view(record), token=token)
 
     async def list_customers(self, *, limit: int, cursor: str | None) -> CustomerList:
-        after = decode_cursor(cursor, tuple[datetime, UUID]) if cursor else None
+        after = decode_cursor(cursor, tuple[datetime, UUID], "customers") if cursor else None
         async with self._db.connection() as conn:
             records = await customers_repo.list_page(conn, after=after, limit=limit + 1)
-        records, next_cursor = page(records, limit, lambda r: [r.created_at, r.id])
+        records, next_cursor = page(records, limit, lambda r: [r.created_at, r.id], "customers")
         return CustomerList(items=[customer_view(r) for r in records], next_cursor=next_cursor)
 
     async def get(self, customer_id: UUID, caller: Caller) -> Customer:

@@ -15,6 +15,7 @@ from ticketing.auth.guards import admin_only
 from ticketing.errors import ValidationFailed
 from ticketing.events.schemas import Event, EventCreate, EventList, EventPatch
 from ticketing.events.service import EventService
+from ticketing.validation import check_instant
 from ticketing.web.http import Body, etag, if_match
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="page size")]
@@ -107,4 +108,6 @@ def _instant(name: str, raw: str | None) -> datetime | None:
         raise ValidationFailed.one(
             name, "Must be an ISO 8601 date-time with a time zone (Z or +hh:mm)"
         )
+    if (problem := check_instant(value)) is not None:
+        raise ValidationFailed.one(name, problem)
     return value

@@ -10,13 +10,13 @@ from uuid import UUID
 from msgspec import UNSET, Meta, UnsetType
 
 from ticketing.seats.schemas import SectionIn
-from ticketing.validation import PRINTABLE, Money, Schema, check_money
+from ticketing.validation import PRINTABLE, Instant, Money, Schema, check_money
 
 Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=PRINTABLE)]
 NumSeats = Annotated[int, Meta(ge=10, le=1000)]
 MaxNumSeats = Annotated[int, Meta(ge=1, le=1000)]
 HoldTime = Annotated[int, Meta(ge=10, le=3600)]
-AwareTime = Annotated[datetime, Meta(tz=True)]
+AwareTime = Instant
 
 
 class SeatingIn(Schema):

@@ -20,7 +20,7 @@ from ticketing.events.schemas import (
 from ticketing.holds.service import HoldService
 from ticketing.seats import layout
 from ticketing.seats.service import SeatService
-from ticketing.validation import changed, decode_cursor, page
+from ticketing.validation import changed, decode_cursor, page, scope_of
 
 
 def event_view(record: EventRecord, availability: Availability | None = None) -> Event:
@@ -123,7 +123,8 @@ class EventService:
         limit: int,
         cursor: str | None,
     ) -> EventList:
-        after = decode_cursor(cursor, tuple[datetime, UUID]) if cursor else None
+        scope = scope_of("events", starts_from, starts_to, location)
+        after = decode_cursor(cursor, tuple[datetime, UUID], scope) if cursor else None
         if starts_from is not None and starts_to is not None and starts_from > starts_to:
             raise ValidationFailed.one("from", "Must not be later than to")
         async with self._db.connection() as conn:
@@ -135,7 +136,7 @@ class EventService:
                 after=after,
                 limit=limit + 1,
             )
-        records, next_cursor = page(records, limit, lambda r: [r.event_at, r.id])
+        records, next_cursor = page(records, limit, lambda r: [r.event_at, r.id], scope)
         return EventList(items=[event_view(r) for r in records], next_cursor=next_cursor)
 
     async def patch(self, event_id: UUID, body: EventPatch, expected: list[int] | None) -> Event:

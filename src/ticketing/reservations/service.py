@@ -28,7 +28,7 @@ from ticketing.reservations.schemas import Reservation, ReservationList
 from ticketing.seatview import repository as seat_reads
 from ticketing.seatview.repository import SeatRecord
 from ticketing.seatview.view import seat_view
-from ticketing.validation import decode_cursor, page
+from ticketing.validation import decode_cursor, page, scope_of
 
 
 class _SeatsTaken(Exception):
@@ -63,7 +63,9 @@ class ReservationService:
         except holds.HoldGone:
             raise await self._expired(hold_id, customer_id) from None
         except holds.NotOwner:
-            raise NotFound.of("hold", hold_id) from None
+            # Another customer's live hold is answered like one that is gone: whether a hold
+            # id is live must not be learnt by trying to confirm it.
+            raise await self._expired(hold_id, customer_id) from None
         except holds.Fenced:
             raise Conflict("The hold is already being confirmed", code="HOLD_CONFIRMING") from None
         try:
@@ -122,18 +124,19 @@ class ReservationService:
             record = await reservations_repo.get_live(conn, reservation_id)
         if record is None:
             raise NotFound.of("reservation", reservation_id)
-        caller.require_self_or_admin(record.customer_id, "reservation")
+        caller.require_owner_or_admin(record.customer_id, "reservation", reservation_id)
         return await self._view(record, caller)
 
     async def list_for_customer(
         self, customer_id: UUID, caller: Caller, *, limit: int, cursor: str | None
     ) -> ReservationList:
         caller.require_self_or_admin(customer_id)
-        after = decode_cursor(cursor, tuple[datetime, UUID]) if cursor else None
+        scope = scope_of("customer reservations", customer_id)
+        after = decode_cursor(cursor, tuple[datetime, UUID], scope) if cursor else None
         await self._customers.require(customer_id)
         async with self._db.connection() as conn:
             records = await reservations_repo.list_live(conn, customer_id, after, limit + 1)
-            records, next_cursor = page(records, limit, lambda r: [r.created_at, r.id])
+            records, next_cursor = page(records, limit, lambda r: [r.created_at, r.id], scope)
             seats = await seat_reads.by_reservations(conn, [r.id for r in records])
         return ReservationList(
             items=[self._shown(r, seats[r.id], caller) for r in records], next_cursor=next_cursor

@@ -6,11 +6,12 @@ import asyncio
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
 from uuid import UUID
 
 import asyncpg
 import msgspec
+from msgspec import Meta
 
 from ticketing.auth.caller import ADMIN, ANONYMOUS, Caller
 from ticketing.db.database import Connection, Database
@@ -24,7 +25,7 @@ from ticketing.seats.schemas import SeatList, SeatPatch, SeatsAdd, SeatsAdded
 from ticketing.seatview.repository import SeatRecord
 from ticketing.seatview.schemas import Seat, SeatStatus
 from ticketing.seatview.view import seat_view
-from ticketing.validation import changed, decode_cursor, page
+from ticketing.validation import changed, decode_cursor, page, scope_of
 
 _encode = msgspec.json.Encoder().encode
 
@@ -34,6 +35,7 @@ def _now_ms() -> int:
 
 
 PAGE_SECONDS = 1.0
+Position = Annotated[int, Meta(ge=0, le=2**31 - 1)]  # a seat's place in its event (int4)
 PAGE_CACHE_EVENTS = 1024
 SEAT_CACHE = 20_000  # seat records kept per process for GET /seats/{id}, at most PAGE_SECONDS
 
@@ -238,7 +240,8 @@ class SeatService:
         limit: int,
         cursor: str | None,
     ) -> tuple[list[SeatRecord], str | None, dict[str, LiveHold]]:
-        after = decode_cursor(cursor, tuple[int])[0] if cursor else None
+        scope = scope_of("seats", event_id, status, section)
+        after = decode_cursor(cursor, tuple[Position], scope)[0] if cursor else None
         async with self._db.connection() as conn:
             if await seats_repo.event_seating(conn, event_id) is None:
                 raise NotFound.of("event", event_id)
@@ -256,7 +259,7 @@ class SeatService:
                 only=list(held) if status == "ON_HOLD" else None,
                 excluding=list(held) if status == "OPEN" else None,
             )
-        records, next_cursor = page(records, limit, lambda r: [r.position])
+        records, next_cursor = page(records, limit, lambda r: [r.position], scope)
         if not by_hold:
             held = await self._holds.held_seats(
                 event_id, [str(r.id) for r in records if r.status == "OPEN"]
