@@ -37,6 +37,7 @@ from ticketing.health import HealthController, MetricsController
 from ticketing.holds.controller import EventHoldsController, HoldController
 from ticketing.holds.service import HoldService
 from ticketing.holds.sweeper import Sweeper
+from ticketing.live.budget import StreamBudget
 from ticketing.live.controller import LiveController, OpenCountController
 from ticketing.live.feed import LiveFeed
 from ticketing.observe import logs, metrics
@@ -145,6 +146,14 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
         warmer = asyncio.create_task(holds.keep_warm(lambda: sweep.leading))
         live = LiveFeed(redis, holds)
         live.start()
+        streams = StreamBudget(
+            redis,
+            per_worker=settings.stream_budget,
+            per_address=settings.streams_per_address,
+            per_customer=settings.streams_per_customer,
+            max_seconds=settings.stream_max_seconds,
+            retry_after=settings.retry_after_seconds,
+        )
         # `ticketing serve` signals a worker with SIGUSR1 just before asking it to stop.
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -164,6 +173,7 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
         state.audit = audit
         state.idempotency = Idempotency(redis)
         state.live = live
+        state.streams = streams
         state.limiter = RateLimiter(
             redis,
             {
@@ -171,6 +181,7 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
                 "writes": settings.rate_writes,
                 "reads": settings.rate_reads,
                 "signup": settings.rate_signup,
+                "badtokens": settings.rate_bad_tokens,
                 "streams": settings.rate_streams,
             },
         )
@@ -260,6 +271,7 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
         trust_forwarded=settings.trust_forwarded,
         allow=allow,
         pages=pages,
+        body_timeout=settings.body_timeout_seconds,
     )
     return app
 

@@ -186,17 +186,18 @@ async def _reset(database_url: str) -> None:
 
 async def _forget_redis(redis_url: str, cluster: bool) -> int:
     """What Redis keeps of the data a reset removes: holds, mirrors, tokens, stored answers,
-    rate counters. Keys of anything else sharing the server are left alone."""
+    rate counters, stream slots. Keys of anything else sharing the server are left alone."""
     from ticketing.auth.tokens import KEY_PATTERNS as TOKENS
     from ticketing.cache.ratelimit import KEY_PATTERNS as LIMITS
     from ticketing.cache.redis import Redis
+    from ticketing.cache.slots import KEY_PATTERNS as SLOTS
     from ticketing.holds.service import KEY_PATTERNS as HOLDS
     from ticketing.web.idempotency import KEY_PATTERNS as ANSWERS
 
     redis = Redis(redis_url, cluster=cluster, timeout_ms=5000, retry_after=1)
     await redis.open()
     try:
-        return await redis.delete_matching([*HOLDS, *TOKENS, *ANSWERS, *LIMITS])
+        return await redis.delete_matching([*HOLDS, *TOKENS, *ANSWERS, *LIMITS, *SLOTS])
     finally:
         await redis.close()
 

@@ -146,6 +146,23 @@ class DependencyUnavailable(AppError):
         self.headers["Retry-After"] = str(retry_after)
 
 
+class BodyTimeout(AppError):
+    """The client announced a body and did not send all of it in time (a stalled or slow
+    upload would otherwise keep a connection and a request slot for as long as it liked)."""
+
+    status = 408
+    code = "REQUEST_TIMEOUT"
+    title = "The request body did not arrive in time"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"The request body was not received within {seconds:g} s")
+        self.headers["Connection"] = "close"
+
+
+class ClientGone(Exception):
+    """The client closed its connection before it had sent the whole request body."""
+
+
 class Stopping(AppError):
     """This server process is shutting down; another one (or this one restarted) will answer."""
 

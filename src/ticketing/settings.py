@@ -130,6 +130,13 @@ def _origins(name: str, raw: str) -> tuple[str, ...]:
     return origins
 
 
+def _optional_int(lo: int, hi: int) -> Callable[[str, str], int | None]:
+    def parse(name: str, raw: str) -> int | None:
+        return None if not raw.strip() else _int(lo, hi)(name, raw)
+
+    return parse
+
+
 def _optional_port(name: str, raw: str) -> int | None:
     return None if not raw.strip() else _int(1, 65535)(name, raw)
 
@@ -189,8 +196,34 @@ class Settings:
     max_body_bytes: int = _spec(
         "TICKETING_MAX_BODY_BYTES", _int(1024, 64 * 1024 * 1024), "largest request body (413 above)"
     )
+    body_timeout_seconds: int = _spec(
+        "TICKETING_BODY_TIMEOUT",
+        _int(1, 600),
+        "seconds a client has to send a whole request body (408 after)",
+    )
     retry_after_seconds: int = _spec(
         "TICKETING_RETRY_AFTER", _int(1, 3600), "Retry-After sent with 503 answers"
+    )
+    streams_per_worker: int | None = _spec(
+        "TICKETING_STREAMS",
+        _optional_int(1, 100_000),
+        "open streams each worker serves at once (503 past it); unset: a quarter of "
+        "TICKETING_MAX_CONNECTIONS, so that other requests and probes always get through",
+    )
+    streams_per_address: int = _spec(
+        "TICKETING_STREAMS_PER_ADDRESS",
+        _int(1, 100_000),
+        "open streams one client address (IPv6 /64) may have on all servers together",
+    )
+    streams_per_customer: int = _spec(
+        "TICKETING_STREAMS_PER_CUSTOMER",
+        _int(1, 100_000),
+        "open streams one customer may have on all servers together",
+    )
+    stream_max_seconds: int = _spec(
+        "TICKETING_STREAM_MAX_SECONDS",
+        _int(5, 86_400),
+        "longest a stream stays open; the client then reconnects with Last-Event-ID",
     )
     stream_heartbeat_seconds: int = _spec(
         "TICKETING_STREAM_HEARTBEAT", _int(1, 300), "seconds between heartbeats on idle streams"
@@ -231,8 +264,9 @@ class Settings:
     rate_reads: Rate | None = _spec(
         "TICKETING_RATE_LIMIT_READS", _rate, "reads, per customer token or address"
     )
-    rate_signup: Rate | None = _spec(
-        "TICKETING_RATE_LIMIT_SIGNUP", _rate, "sign-ups and rejected tokens, per address"
+    rate_signup: Rate | None = _spec("TICKETING_RATE_LIMIT_SIGNUP", _rate, "sign-ups, per address")
+    rate_bad_tokens: Rate | None = _spec(
+        "TICKETING_RATE_LIMIT_BAD_TOKENS", _rate, "requests with a rejected token, per address"
     )
     rate_streams: Rate | None = _spec(
         "TICKETING_RATE_LIMIT_STREAMS", _rate, "stream and seat-map opens, per token or address"
@@ -269,6 +303,13 @@ class Settings:
         return settings
 
     @property
+    def stream_budget(self) -> int:
+        """Open streams one worker serves at once."""
+        if self.streams_per_worker is not None:
+            return self.streams_per_worker
+        return max(1, self.max_connections // 4)
+
+    @property
     def embedded(self) -> bool:
         """True when either dependency has no URL, so the embedded stack must supply it."""
         return self.database_url is None or self.redis_url is None
@@ -299,7 +340,12 @@ _DEFAULTS: dict[str, Any] = {
     "db_timeout_seconds": 5,
     "redis_timeout_ms": 1000,
     "max_body_bytes": 1024 * 1024,
+    "body_timeout_seconds": 10,
     "retry_after_seconds": 2,
+    "streams_per_worker": None,
+    "streams_per_address": 20,
+    "streams_per_customer": 4,
+    "stream_max_seconds": 900,
     "stream_heartbeat_seconds": 15,
     "log_level": "info",
     "migrate_on_start": True,
@@ -312,6 +358,7 @@ _DEFAULTS: dict[str, Any] = {
     "rate_writes": Rate(60, 10),
     "rate_reads": Rate(600, 10),
     "rate_signup": Rate(20, 60),
+    "rate_bad_tokens": Rate(20, 60),
     "rate_streams": Rate(30, 60),
     "shutdown_seconds": 30,
 }

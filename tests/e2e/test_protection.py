@@ -24,6 +24,7 @@ LIMITS = {
     "TICKETING_RATE_LIMIT_HOLDS": "3/60s",
     "TICKETING_RATE_LIMIT_READS": "5/60s",
     "TICKETING_RATE_LIMIT_SIGNUP": "4/60s",
+    "TICKETING_RATE_LIMIT_BAD_TOKENS": "4/60s",
     "TICKETING_RATE_LIMIT_STREAMS": "2/60s",
     "TICKETING_CORS_ORIGINS": ORIGIN,
     "TICKETING_LOG_LEVEL": "debug",
@@ -128,6 +129,21 @@ def test_rejected_tokens_count_against_their_address(pair: tuple[Server, Server,
             problem(a.get("/events", headers=bad), 401, "UNAUTHORIZED")
         bad = {**guesser, "Authorization": "Bearer tkt_" + secrets.token_urlsafe(32)}
         problem(a.get("/events", headers=bad), 429, "RATE_LIMITED")
+        # They have a budget of their own: the address may still sign up.
+        signed = a.post("/customers", headers=guesser, json={"firstName": "A", "lastName": "B"})
+        assert signed.status_code == 201, signed.text
+
+
+def test_an_ipv6_slash_64_is_one_address_for_every_limit(pair: tuple[Server, Server, int]) -> None:
+    first, _, _ = pair
+    prefix = f"2001:db8:{secrets.randbelow(65536):x}:{secrets.randbelow(65536):x}"
+    with httpx.Client(base_url=first.base_url) as a:
+        for i in range(5):  # five hosts of one /64 share its five reads
+            me = {"X-Forwarded-For": f"{prefix}::{i + 1:x}"}
+            assert a.get("/events", headers=me).status_code == 200
+        problem(a.get("/events", headers={"X-Forwarded-For": f"{prefix}::99"}), 429, "RATE_LIMITED")
+        neighbour = {"X-Forwarded-For": "2001:db8:ffff:ffff::1"}
+        assert a.get("/events", headers=neighbour).status_code == 200
 
 
 def test_every_answer_has_security_headers_and_a_request_id(

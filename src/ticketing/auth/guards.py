@@ -59,7 +59,8 @@ async def admitted(
     and the caller must be within the route's rate limit (429 otherwise).
 
     A customer is counted by token, anyone without a token by address, and a rejected token
-    against the address that sent it (in the signup class), so guessing tokens is slow.
+    against the address that sent it (in a class of its own, so that a stale token in one
+    browser does not spend a shared address's sign-ups), so guessing tokens is slow.
     Admins are not limited.
     """
     scope: Any = connection.scope
@@ -71,7 +72,7 @@ async def admitted(
     try:
         caller = await resolve_caller(connection)
     except Unauthorized:
-        await _count(scope, limiter, "signup", address_subject(address))
+        await _count(scope, limiter, "badtokens", address_subject(address))
         raise
     kind = handler.opt.get(RATE_OPT, "reads" if scope["method"] in {"GET", "HEAD"} else "writes")
     if kind is None or caller.is_admin:

@@ -1,9 +1,10 @@
 """Request rate limits, counted in Redis so that every worker and host shares them.
 
-A class of routes (holds, writes, reads, signup, streams) allows `limit` requests per
-`window` seconds to one subject: a customer token when the request carries one, else the
-client's address. The window opens with the subject's first request and its counter is one
-Redis key (`rl:<class>:<subject>`) that a script increments and times out in one round trip.
+A class of routes (holds, writes, reads, signup, streams, badtokens) allows `limit`
+requests per `window` seconds to one subject: a customer token when the request carries
+one, else the client's address (its IPv6 /64). The window opens with the subject's first
+request and its counter is one Redis key (`rl:<class>:<subject>`) that a script increments
+and times out in one round trip.
 
 A worker claims requests from that counter in small batches (a tenth of the limit, at least
 one) and spends them locally until the batch or the window runs out, so a busy subject
@@ -19,10 +20,12 @@ outage of the reads that PostgreSQL alone could serve.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import math
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 from glide import Script
 
@@ -85,8 +88,19 @@ class Verdict:
 KEY_PATTERNS = ("rl:*",)  # every counter's key, as a SCAN pattern (`ticketing db reset`)
 
 
+@lru_cache(maxsize=65_536)
 def address_subject(address: str) -> str:
-    return "a:" + address
+    """Whom an address stands for: an IPv4 address, or an IPv6 /64 (one host or home gets a
+    whole /64, so counting its single addresses would let it escape every limit)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "a:" + address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return f"a:{ip.ipv4_mapped}"
+        return f"a:{ipaddress.IPv6Network((ip, 64), strict=False)}"
+    return f"a:{ip}"
 
 
 def token_subject(token_hash: str) -> str:

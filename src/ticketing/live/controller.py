@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,14 @@ from litestar.params import FromPath
 from litestar.response import Stream
 
 from ticketing.auth.caller import Caller
-from ticketing.auth.guards import RATE_OPT
+from ticketing.auth.guards import RATE_OPT, resolve_caller
 from ticketing.errors import Stopping
 from ticketing.events.service import EventService
+from ticketing.live.budget import StreamBudget, Ticket
 from ticketing.live.feed import LiveFeed
 from ticketing.live.view import Availability, EventView, Listener
 from ticketing.observe import metrics
+from ticketing.observe.edge import CLIENT_KEY
 from ticketing.settings import Settings
 from ticketing.web.direct import direct
 from ticketing.web.idempotency import Answer, json_answer
@@ -34,17 +37,27 @@ COALESCE_SECONDS = 0.25
 
 
 async def _frames(
-    feed: LiveFeed, view: EventView, listener: Listener, heartbeat: float
+    feed: LiveFeed,
+    view: EventView,
+    listener: Listener,
+    heartbeat: float,
+    budget: StreamBudget,
+    ticket: Ticket,
 ) -> AsyncIterator[bytes]:
     # Tells EventSource clients to reconnect after 2 s; they send Last-Event-ID and resume.
     yield b"retry: 2000\n\n"
     metrics.SUBSCRIBERS.inc()
+    loop = asyncio.get_running_loop()
     try:
         while True:
+            left = ticket.ends_at - loop.time()
+            if left <= 0:
+                return  # its lifetime is over: the client reconnects and resumes
             try:
-                frame = await asyncio.wait_for(listener.queue.get(), heartbeat)
+                frame = await asyncio.wait_for(listener.queue.get(), min(heartbeat, left))
             except TimeoutError:
-                yield b'event: heartbeat\ndata: {"sequence":%d}\n\n' % view.sequence
+                if ticket.ends_at - loop.time() > 0:
+                    yield b'event: heartbeat\ndata: {"sequence":%d}\n\n' % view.sequence
                 continue
             if frame is None:
                 return
@@ -60,6 +73,7 @@ async def _frames(
     finally:
         metrics.SUBSCRIBERS.dec()
         feed.leave(view, listener)
+        budget.close(ticket)
 
 
 async def direct_open_count(
@@ -132,13 +146,25 @@ class LiveController(Controller):
         live: NamedDependency[LiveFeed],
     ) -> Stream:
         """The event's seats as they change, as Server-Sent Events."""
-        settings: Settings = request.app.state.settings  # one dependency: see holds/controller
+        state = request.app.state
+        settings: Settings = state.settings  # one dependency: see holds/controller
         if live.draining:
             raise Stopping(settings.retry_after_seconds)
         view = await live.view(event_id)
-        listener = live.listen(view, request.headers.get("last-event-id"))
+        caller = await resolve_caller(request)
+        budget: StreamBudget = state.streams
+        ticket = await budget.open_stream(str(request.scope.get(CLIENT_KEY)), caller.customer_id)
+        try:
+            listener = live.listen(view, request.headers.get("last-event-id"))
+        except BaseException:
+            budget.close(ticket)
+            raise
+        frames = _frames(live, view, listener, settings.stream_heartbeat_seconds, budget, ticket)
+        # A stream whose client left before its first frame never runs the generator's
+        # `finally`; its place is given back when the generator is collected.
+        weakref.finalize(frames, budget.close, ticket)
         return Stream(
-            _frames(live, view, listener, settings.stream_heartbeat_seconds),
+            frames,
             media_type="text/event-stream",
             headers=STREAM_HEADERS,
         )

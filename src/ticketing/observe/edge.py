@@ -9,12 +9,14 @@ long it took to start, not for how long it stayed open.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
 import time
 from typing import Any
 
+from ticketing.errors import BodyTimeout, ClientGone
 from ticketing.observe import metrics
 from ticketing.observe.logs import REQUEST_ID
 
@@ -68,8 +70,10 @@ class Edge:
         trust_forwarded: bool,
         allow: dict[str, bytes] | None = None,
         pages: set[str] | None = None,
+        body_timeout: float = 10.0,
     ) -> None:
         self._app = app
+        self._body_timeout = body_timeout
         # Route templates that answer HTML pages with a Content-Security-Policy of their own
         # (the seat map, Swagger UI); everything else gets the data-only policy.
         self._pages = pages or set()
@@ -128,9 +132,30 @@ class Edge:
                 message["headers"] = headers
             await send(message)
 
+        deadline = asyncio.get_running_loop().time() + self._body_timeout
+        body_done = False
+
+        async def receive_in_time() -> Any:
+            # Until the body is complete, each read waits only until the request's deadline;
+            # after it (a stream waiting for the client to leave), reads wait as long as needed.
+            nonlocal body_done
+            if body_done:
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimeout(self._body_timeout) from None
+            kind = message["type"]
+            if kind == "http.request":
+                body_done = not message.get("more_body", False)
+            elif kind == "http.disconnect":
+                raise ClientGone()
+            return message
+
         failed = False
         try:
-            await self._app(scope, receive, send_with_headers)
+            await self._app(scope, receive_in_time, send_with_headers)
         except Exception:
             failed = True  # the server answers 500 for an app that raised
             raise

@@ -24,7 +24,7 @@ from litestar.openapi.spec import Schema as OpenAPISchema
 from litestar.types import ExceptionHandlersMap
 from litestar.typing import FieldDefinition
 
-from ticketing.errors import AppError, FieldError, ValidationFailed
+from ticketing.errors import AppError, ClientGone, FieldError, ValidationFailed
 from ticketing.validation import decode_body
 from ticketing.web.idempotency import Answer
 
@@ -142,8 +142,15 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes
     return problem_response(body, 500)
 
 
+def _client_gone(request: Request[Any, Any, Any], _: ClientGone) -> Response[bytes]:
+    # Nobody is left to read an answer; it is logged as what it is, not as a failure.
+    log.info("client left before sending its whole body: %s %s", request.method, request.url.path)
+    return Response(content=b"", status_code=499)
+
+
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     AppError: app_error,
+    ClientGone: _client_gone,
     ValidationException: _validation,
     HTTPException: _http,
     Exception: _internal,
