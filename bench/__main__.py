@@ -955,10 +955,12 @@ class Bench:
             for start in range(0, n, 250):
                 count = min(250, n - start)
                 rows = await probe.pg.fetch(
+                    # (Their sales window is left open while their holds come and go.)
                     "INSERT INTO events (id, event_name, event_location, event_at, num_seats,"
-                    " max_num_seats, seat_hold_time)"
+                    " max_num_seats, seat_hold_time, sales_end_at)"
                     " SELECT gen_random_uuid(), 'Past show', 'Past hall ' || g || ' ' || $2,"
-                    " now() - make_interval(days => g + $3), 1000, 10, 600"
+                    " now() - make_interval(days => g + $3), 1000, 10, 600,"
+                    " now() + interval '1 day'"
                     " FROM generate_series(1, $1) g RETURNING id",
                     count, uuid.uuid4().hex[:8], start,
                 )  # fmt: skip
@@ -984,6 +986,9 @@ class Bench:
                     "SELECT * FROM reserve_hold($1, $2, $3, $4, $5::uuid[])",
                     uuid.uuid4(), event_id, fan, uuid.uuid4(), ids[2:4],
                 )  # fmt: skip
+            await probe.pg.execute(
+                "UPDATE events SET sales_end_at = NULL WHERE id = ANY($1::uuid[])", events
+            )
 
     async def history(self, server: Server, customers: list[Customer], n: int) -> None:
         """(i) A box office with a past. Idle cost (CPU and resident memory of every process,

@@ -75,6 +75,12 @@ def check_instant(value: datetime) -> str | None:
 
 Instant = Annotated[datetime, Meta(tz=True), Check(check_instant)]
 
+
+def iso(moment: datetime) -> str:
+    """An instant as every body shows it (ISO 8601 in UTC with `Z`), for use in messages."""
+    return msgspec.json.encode(moment.astimezone(UTC)).decode().strip('"')
+
+
 # Names and labels: printable text. Tabs and line breaks would break the hold engine's
 # packed seat records and every log line, and no seat label needs them.
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"

@@ -202,9 +202,10 @@ async def test_other_customer_cannot_confirm(client: Client) -> None:
     hold = (await _hold(client, event["id"], fan, {"quantity": 1})).json()
     problem(
         await client.post(f"/holds/{hold['id']}/reservation", headers=other.headers),
-        404,
-        "NOT_FOUND",
+        409,
+        "HOLD_EXPIRED",  # as for a hold that is gone: a live hold id is not confirmed to exist
     )
+    assert (await client.get(f"/holds/{hold['id']}", headers=fan.headers)).status_code == 200
 
 
 async def test_idempotency_key_replays_the_first_answer(client: Client) -> None:

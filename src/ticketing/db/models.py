@@ -60,6 +60,14 @@ events = Table(
     Column("assigned_seating", Boolean, nullable=False, server_default=text("true")),
     Column("version", Integer, nullable=False, server_default=text("1")),
     *_timestamps(),
+    # The sales window: holds from sales_start_at (null: at once) to sales_end_at (null: the
+    # event's own time).
+    Column("sales_start_at", DateTime(timezone=True)),
+    Column("sales_end_at", DateTime(timezone=True)),
+    CheckConstraint(
+        "sales_start_at IS NULL OR sales_start_at < coalesce(sales_end_at, event_at)",
+        name="sales_window_ordered",
+    ),
     CheckConstraint("char_length(event_name) BETWEEN 1 AND 200", name="event_name_length"),
     CheckConstraint("char_length(event_location) BETWEEN 1 AND 200", name="event_location_length"),
     CheckConstraint("num_seats BETWEEN 10 AND 1000", name="num_seats_range"),

@@ -23,11 +23,13 @@ class EventRecord:
     version: int
     created_at: datetime
     updated_at: datetime
+    sales_start_at: datetime | None
+    sales_end_at: datetime | None  # as stored: None means the event's own time
 
 
 _COLUMNS = (
     "id, event_name, event_location, event_at, num_seats, max_num_seats, seat_hold_time,"
-    " assigned_seating, version, created_at, updated_at"
+    " assigned_seating, version, created_at, updated_at, sales_start_at, sales_end_at"
 )
 
 # Columns a PATCH may change, by the Python name the service uses.
@@ -38,6 +40,8 @@ UPDATABLE = {
     "num_seats": "num_seats",
     "max_num_seats": "max_num_seats",
     "seat_hold_time": "seat_hold_time",
+    "sales_start_at": "sales_start_at",
+    "sales_end_at": "sales_end_at",
 }
 
 
@@ -56,11 +60,13 @@ async def insert(
     max_num_seats: int,
     seat_hold_time: int,
     assigned_seating: bool,
+    sales_start_at: datetime | None = None,
+    sales_end_at: datetime | None = None,
 ) -> EventRecord:
     row = await conn.fetchrow(
         f"INSERT INTO events (id, event_name, event_location, event_at, num_seats,"
-        f" max_num_seats, seat_hold_time, assigned_seating)"
-        f" VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_COLUMNS}",
+        f" max_num_seats, seat_hold_time, assigned_seating, sales_start_at, sales_end_at)"
+        f" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {_COLUMNS}",
         event_id,
         event_name,
         event_location,
@@ -69,6 +75,8 @@ async def insert(
         max_num_seats,
         seat_hold_time,
         assigned_seating,
+        sales_start_at,
+        sales_end_at,
     )
     return _record(row)
 

@@ -37,6 +37,8 @@ class EventCreate(Schema):
     max_num_seats: MaxNumSeats = 10
     seat_hold_time: HoldTime = 60
     seating: SeatingIn | None = None
+    sales_start_at: AwareTime | None = None
+    sales_end_at: AwareTime | None = None
 
 
 class EventPatch(Schema):
@@ -46,6 +48,8 @@ class EventPatch(Schema):
     num_seats: NumSeats | UnsetType = UNSET
     max_num_seats: MaxNumSeats | UnsetType = UNSET
     seat_hold_time: HoldTime | UnsetType = UNSET
+    sales_start_at: AwareTime | UnsetType | None = UNSET  # null: on sale at once
+    sales_end_at: AwareTime | UnsetType | None = UNSET  # null: until the event's own time
 
 
 class Availability(Schema):
@@ -66,6 +70,8 @@ class Event(Schema):
     version: int
     created_at: datetime
     updated_at: datetime
+    sales_start_at: datetime | None = None  # null: on sale from creation
+    sales_end_at: datetime | None = None  # eventDateTimeStamp unless set (and follows it)
     availability: Availability | UnsetType = UNSET
 
 

@@ -36,14 +36,39 @@ def event_view(record: EventRecord, availability: Availability | None = None) ->
         version=record.version,
         created_at=record.created_at.astimezone(UTC),
         updated_at=record.updated_at.astimezone(UTC),
+        sales_start_at=_utc(record.sales_start_at),
+        sales_end_at=_utc(record.sales_end_at or record.event_at),
     )
     if availability is not None:
         view.availability = availability
     return view
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.astimezone(UTC)
+
+
+def _to_ms(moment: datetime | None) -> datetime | None:
+    """A sales window bound as the hold engine keeps it (milliseconds), so that a refusal
+    names exactly the instant the event shows."""
+    if moment is None:
+        return None
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _window_errors(
+    starts: datetime | None, ends: datetime | None, event_at: datetime
+) -> list[FieldError]:
+    """The sales window must open before it closes (it closes at the event when not given)."""
+    if starts is not None and starts >= (ends or event_at):
+        field = "salesStartAt"
+        closes = "salesEndAt" if ends is not None else "eventDateTimeStamp"
+        return [FieldError(field, f"Must be earlier than {closes}")]
+    return []
+
+
 def _create_errors(body: EventCreate) -> list[FieldError]:
-    errors: list[FieldError] = []
+    errors = _window_errors(body.sales_start_at, body.sales_end_at, body.event_date_time_stamp)
     if body.max_num_seats > body.num_seats:
         errors.append(FieldError("maxNumSeats", "Must not exceed numSeats"))
     seating = body.seating
@@ -100,6 +125,8 @@ class EventService:
                 max_num_seats=body.max_num_seats,
                 seat_hold_time=body.seat_hold_time,
                 assigned_seating=assigned,
+                sales_start_at=_to_ms(body.sales_start_at),
+                sales_end_at=_to_ms(body.sales_end_at),
             )
             await self._seats.insert_for_event(conn, record.id, assigned, planned)
         self._holds.prepare(record.id)  # its first fans find the mirror built
@@ -141,6 +168,9 @@ class EventService:
 
     async def patch(self, event_id: UUID, body: EventPatch, expected: list[int] | None) -> Event:
         changes = changed(body)
+        for bound in ("sales_start_at", "sales_end_at"):
+            if bound in changes:
+                changes[bound] = _to_ms(changes[bound])  # type: ignore[arg-type]
         async with self._db.transaction() as conn:
             record = await events_repo.get(conn, event_id, for_update=True)
             if record is None:
@@ -156,6 +186,13 @@ class EventService:
             max_num_seats = int(changes.get("max_num_seats", record.max_num_seats))  # type: ignore[call-overload]
             if max_num_seats > num_seats:
                 raise ValidationFailed.one("maxNumSeats", f"Must not exceed numSeats ({num_seats})")
+            window = _window_errors(
+                changes.get("sales_start_at", record.sales_start_at),  # type: ignore[arg-type]
+                changes.get("sales_end_at", record.sales_end_at),  # type: ignore[arg-type]
+                changes.get("event_date_time_stamp", record.event_at),  # type: ignore[arg-type]
+            )
+            if window:
+                raise ValidationFailed(window)
             added = num_seats - record.num_seats
             if added:
                 await self._seats.extend_event(conn, event_id, record.assigned_seating, added)

@@ -62,6 +62,7 @@ from ticketing.holds.models import (
     NoneAvailable,
     NotOwner,
     PlacedHold,
+    SalesClosed,
     SeatDetails,
     SeatsUnavailable,
     Swept,
@@ -283,6 +284,8 @@ class HoldEngine:
             payload,
             generation,
             str(snapshot.starts_ms),
+            "" if snapshot.sales_from_ms is None else str(snapshot.sales_from_ms),
+            str(snapshot.sales_until_ms),
         )
         if loaded[0] == "-1":
             return  # dropped meanwhile: read again
@@ -383,6 +386,8 @@ class HoldEngine:
             raise LimitExceeded(int(reply[1]), int(reply[2]))
         if status == "NONE":
             raise NoneAvailable()
+        if status == "CLOSED":
+            raise SalesClosed(int(reply[1]) if reply[1] else None, int(reply[2]))
         raise EventUnknown(status)
 
     @staticmethod

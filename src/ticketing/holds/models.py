@@ -23,6 +23,8 @@ class MirrorSnapshot:
     reserved: list[str]
     reserved_by_customer: dict[str, int]
     starts_ms: int = 1 << 62  # when the event takes place (ms since the epoch)
+    sales_from_ms: int | None = None  # the sales window: None for at once ...
+    sales_until_ms: int = 1 << 62  # ... until this (the event's own time unless set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +163,15 @@ class LimitExceeded(HoldRefused):
         super().__init__(already, maximum)
         self.already = already
         self.maximum = maximum
+
+
+class SalesClosed(HoldRefused):
+    """Outside the event's sales window (ms since the epoch; opens None: at once)."""
+
+    def __init__(self, opens_ms: int | None, closes_ms: int) -> None:
+        super().__init__(opens_ms, closes_ms)
+        self.opens_ms = opens_ms
+        self.closes_ms = closes_ms
 
 
 class NoneAvailable(HoldRefused):

@@ -17,7 +17,10 @@ async def mirror_snapshot(conn: Connection, event_id: UUID) -> MirrorSnapshot | 
     """
     event = await conn.fetchrow(
         "SELECT max_num_seats, seat_hold_time, assigned_seating,"
-        " (extract(epoch FROM event_at) * 1000)::bigint FROM events WHERE id = $1 FOR SHARE",
+        " (extract(epoch FROM event_at) * 1000)::bigint,"
+        " (extract(epoch FROM sales_start_at) * 1000)::bigint,"
+        " (extract(epoch FROM coalesce(sales_end_at, event_at)) * 1000)::bigint"
+        " FROM events WHERE id = $1 FOR SHARE",
         event_id,
     )
     if event is None:
@@ -43,6 +46,8 @@ async def mirror_snapshot(conn: Connection, event_id: UUID) -> MirrorSnapshot | 
         reserved=reserved,
         reserved_by_customer=by_customer,
         starts_ms=event[3],
+        sales_from_ms=event[4],
+        sales_until_ms=event[5],
     )
 
 

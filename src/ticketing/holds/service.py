@@ -53,6 +53,7 @@ from ticketing.observe import metrics
 from ticketing.seatview import repository as seat_reads
 from ticketing.seatview.schemas import Seat
 from ticketing.seatview.view import seat_view
+from ticketing.validation import iso
 
 log = logging.getLogger("ticketing.holds")
 
@@ -172,6 +173,21 @@ class HoldService:
                 code="SEATS_UNAVAILABLE",
                 unavailableSeatIds=exc.seat_ids,
             ) from None
+        except m.SalesClosed as exc:
+            opens = None if exc.opens_ms is None else _time(exc.opens_ms)
+            closes = _time(exc.closes_ms)
+            now = datetime.now(UTC)
+            said = (
+                f"Sales open at {iso(opens)}"
+                if opens is not None and now < opens
+                else f"Sales closed at {iso(closes)}"
+            )
+            raise Conflict(
+                f"{said}; nothing was held",
+                code="SALES_CLOSED",
+                salesStartAt=None if opens is None else iso(opens),
+                salesEndAt=iso(closes),
+            ) from None
         except m.NoneAvailable:
             metrics.HOLDS_TAKEN.inc()
             what = "side by side " if body.adjacent else ""
@@ -286,7 +302,7 @@ class HoldService:
         except m.Fenced:
             raise Conflict("The hold is being confirmed", code="HOLD_CONFIRMING") from None
         except m.ExtendLimit as exc:
-            ends = _time(exc.latest_ms).isoformat()
+            ends = iso(_time(exc.latest_ms))
             raise Conflict(
                 f"A hold lasts at most 3 x seatHoldTime; this one ends at {ends}",
                 code="EXTEND_LIMIT",

@@ -105,7 +105,10 @@ async def test_a_past_events_mirror_is_let_go_once_its_holds_are_gone(
 ) -> None:
     _, redis, _ = app_engine_parts
     engine = HoldEngine(redis, app_engine_parts[0]._load_snapshot)
-    event = await make_event(client, eventDateTimeStamp="2020-05-01T20:00:00Z")
+    # (Its sales window still open, as for a fan whose hold outlived the show's start.)
+    event = await make_event(
+        client, eventDateTimeStamp="2020-05-01T20:00:00Z", salesEndAt="2099-01-01T00:00:00Z"
+    )
     event_id = UUID(event["id"])
     seat = (await seats_of(client, event["id"]))[0]["id"]
     fan = await make_customer(client)

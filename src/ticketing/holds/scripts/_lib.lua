@@ -4,7 +4,8 @@
 -- by `EventKeys` in ticketing/holds/keys.py, which also writes the `K` table these scripts use
 -- (K.meta, K.seats, ... K.ran_out, and K.channel = ARGV[1]) ahead of this file; `EXTRA` is the
 -- number of those keys, so a script given more reads KEYS[EXTRA + 1]...
---   meta      HASH  max, hold (seconds), ga (0/1), registered (0/1): the mirror's header
+--   meta      HASH  max, hold (seconds), ga (0/1), registered (0/1), sales_from and
+--                   sales_until (ms; sales_from '' for at once): the mirror's header
 --   seats     HASH  seat id -> "section\trow\tnumber\tprice\tversion" for every seat
 --   rank      HASH  seat id -> best-available rank (0 best: cheapest first, then front to back)
 --   reserved  SET   seat ids reserved in PostgreSQL (the mirror)
@@ -57,7 +58,7 @@ end
 
 -- The mirror's format: a mirror written by an older release (another layout of these
 -- keys) is not present for these scripts, and is rebuilt.
-local MIRROR_FORMAT = '2'
+local MIRROR_FORMAT = '3'  -- 3: meta carries the sales window
 
 -- Whether the event's mirror is present: loaded, registered with the sweeper, this format.
 local function mirrored()

@@ -7,6 +7,7 @@
 -- Returns {'OK', expires, created, sequence, seat, details, seat, details...} (details as in `seats`,
 --         so the answer needs no PostgreSQL) | {'NO_MIRROR'} | {'UNKNOWN', seat...}
 --       | {'UNAVAILABLE', seat...} | {'LIMIT', already, max} | {'NONE'}
+--       | {'CLOSED', sales from ('' for at once), sales until}: outside the sales window
 --
 -- Best available reads the free index (K.free: open seats by rank) a page at a time, never
 -- the whole seat list nor a call per seat, and answers at once when fewer seats are open
@@ -17,6 +18,10 @@
 -- never moves a fan to another section to spare a lone seat.)
 if not mirrored() then return {'NO_MIRROR'} end
 local now = now_ms()
+local window = redis.call('HMGET', K.meta, 'sales_from', 'sales_until')
+if (window[1] ~= '' and now < tonumber(window[1])) or now >= tonumber(window[2]) then
+  return {'CLOSED', window[1], window[2]}
+end
 purge(now)
 local hold_id, customer, index_ttl, mode = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local max = tonumber(redis.call('HGET', K.meta, 'max'))
