@@ -44,6 +44,7 @@ from ticketing.observe import logs, metrics
 from ticketing.observe.edge import Edge
 from ticketing.reservations.controller import (
     CustomerReservationsController,
+    EventReservationsController,
     HoldReservationController,
     ReservationController,
 )
@@ -215,6 +216,7 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
             SeedSeatController,
             ReservationController,
             CustomerReservationsController,
+            EventReservationsController,
             LiveController,
             OpenCountController,
             AuditController,

@@ -65,6 +65,12 @@ CASES = {
     "get reservation": Case("GET", "/reservations/{reservation}", None, (401, 200, 404, 200)),
     "cancel reservation": Case("DELETE", "/reservations/{reservation}", None, (401, 403, 403, 204)),
     "list reservations": Case("GET", "/customers/{a}/reservations", None, (401, 200, 404, 200)),
+    "list customer holds": Case("GET", "/customers/{a}/holds", None, (401, 200, 404, 200)),
+    "list event holds": Case("GET", "/events/{event}/holds", None, (401, 403, 403, 200)),
+    "list event reservations": Case(
+        "GET", "/events/{event}/reservations", None, (401, 403, 403, 200)
+    ),
+    "audit": Case("GET", "/events/{event}/audit", None, (401, 403, 403, 200)),
     "open count": Case("GET", "/events/{event}/open-count", None, (200, 200, 200, 200)),
     "seed seat route": Case(
         "PATCH",

@@ -21,6 +21,7 @@ from ticketing.customers.schemas import (
     SignUp,
 )
 from ticketing.customers.service import CustomerService
+from ticketing.holds.schemas import HoldList
 from ticketing.web.http import Body, etag, if_match
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="page size")]
@@ -65,6 +66,18 @@ class CustomerController(Controller):
         """One customer with its held and reserved seats (admin, self)."""
         customer = await customers.get(customer_id, caller)
         return Response(customer, headers=etag(customer.version))
+
+    @get("/{customer_id:uuid}/holds", guards=[signed_in], tags=["holds"])
+    async def list_customer_holds(
+        self,
+        customer_id: FromPath[UUID],
+        caller: NamedDependency[Caller],
+        customers: NamedDependency[CustomerService],
+        limit: Limit = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
+    ) -> HoldList:
+        """The customer's live holds, each with its id, oldest first (admin, self)."""
+        return await customers.holds(customer_id, caller, limit=limit, cursor=cursor)
 
     @patch("/{customer_id:uuid}", guards=[signed_in], dto=Body[CustomerPatch], return_dto=None)
     async def patch_customer(

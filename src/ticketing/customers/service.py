@@ -21,6 +21,7 @@ from ticketing.customers.schemas import (
 )
 from ticketing.db.database import Database
 from ticketing.errors import Conflict, NotFound, VersionConflict
+from ticketing.holds.schemas import HoldList
 from ticketing.holds.service import HoldService
 from ticketing.seatview import repository as seat_reads
 from ticketing.seatview.view import seat_view
@@ -114,6 +115,15 @@ class CustomerService:
             # Released and revoked before the commit: if Redis is down nothing is deleted (503).
             await self._holds.release_all(customer_id)
             await self._tokens.revoke_all(customer_id)
+
+    async def holds(
+        self, customer_id: UUID, caller: Caller, *, limit: int, cursor: str | None
+    ) -> HoldList:
+        """The customer's live holds (admin, self), so a client that lost a hold's answer can
+        still confirm or release it."""
+        caller.require_self_or_admin(customer_id)
+        await self.require(customer_id)
+        return await self._holds.of_customer(customer_id, caller, limit=limit, cursor=cursor)
 
     async def require(self, customer_id: UUID) -> None:
         """NotFound unless the customer exists."""

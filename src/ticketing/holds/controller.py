@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ticketing.auth.caller import Caller
-from ticketing.auth.guards import RATE_OPT, customer_only, signed_in
-from ticketing.holds.schemas import Hold, HoldCreate
+from ticketing.auth.guards import RATE_OPT, admin_only, customer_only, signed_in
+from ticketing.holds.schemas import Hold, HoldCreate, HoldList
 from ticketing.holds.service import HoldService
 from ticketing.validation import decode_body
 from ticketing.web.direct import direct
@@ -69,6 +69,18 @@ class EventHoldsController(Controller):
     ) -> Response[Hold]:
         """Hold seats: explicit `seatIds`, or best available by `quantity` (customer)."""
         return respond(await hold_seats(request, event_id, caller, data))  # type: ignore[return-value]
+
+    @get("/holds", guards=[admin_only])
+    async def list_event_holds(
+        self,
+        event_id: FromPath[UUID],
+        caller: NamedDependency[Caller],
+        holds: NamedDependency[HoldService],
+        limit: Annotated[int, QueryParameter(ge=1, le=200, description="page size")] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
+    ) -> HoldList:
+        """The event's live holds, oldest first (admin)."""
+        return await holds.of_event(event_id, caller, limit=limit, cursor=cursor)
 
 
 class HoldController(Controller):

@@ -51,6 +51,13 @@ async def mirror_snapshot(conn: Connection, event_id: UUID) -> MirrorSnapshot | 
     )
 
 
+async def event_exists(conn: Connection, event_id: UUID) -> bool:
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM events WHERE id = $1)", event_id
+    )
+    return found
+
+
 async def upcoming_events(conn: Connection, limit: int) -> list[UUID]:
     """The `limit` events that happen soonest, from now on (past events are left cold)."""
     rows = await conn.fetch(

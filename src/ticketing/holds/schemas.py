@@ -28,3 +28,8 @@ class Hold(Schema):
     seats: list[Seat]
     expires_at: datetime
     created_at: datetime
+
+
+class HoldList(Schema):
+    items: list[Hold]
+    next_cursor: str | None

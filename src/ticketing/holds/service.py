@@ -48,12 +48,12 @@ from ticketing.holds import repository as holds_repo
 from ticketing.holds.engine import INDEX_TTL_SECONDS, HoldEngine
 from ticketing.holds.lifecycle import Cause, HoldEvent, HoldEvents, Kind
 from ticketing.holds.models import EventStatus, FencedHold, LiveHold, SeatDetails
-from ticketing.holds.schemas import Hold, HoldCreate
+from ticketing.holds.schemas import Hold, HoldCreate, HoldList
 from ticketing.observe import metrics
 from ticketing.seatview import repository as seat_reads
 from ticketing.seatview.schemas import Seat
 from ticketing.seatview.view import seat_view
-from ticketing.validation import iso
+from ticketing.validation import decode_cursor, iso, page, scope_of
 
 log = logging.getLogger("ticketing.holds")
 
@@ -71,7 +71,9 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _held_seat(event_id: UUID, seat: SeatDetails, customer_id: UUID, expires_ms: int) -> Seat:
+def _held_seat(
+    event_id: UUID, seat: SeatDetails, customer_id: UUID, expires_ms: int, hold_id: UUID
+) -> Seat:
     """A seat just held, shown to its holder."""
     return Seat(
         id=UUID(seat.seat_id),
@@ -85,6 +87,7 @@ def _held_seat(event_id: UUID, seat: SeatDetails, customer_id: UUID, expires_ms:
         section=seat.section,
         hold_expires_at=_time(expires_ms),
         version=seat.version,
+        hold_id=hold_id,
     )
 
 
@@ -222,7 +225,10 @@ class HoldService:
             id=hold_id,
             event_id=event_id,
             customer_id=customer_id,
-            seats=[_held_seat(event_id, d, customer_id, placed.expires_ms) for d in placed.seats],
+            seats=[
+                _held_seat(event_id, d, customer_id, placed.expires_ms, hold_id)
+                for d in placed.seats
+            ],
             expires_at=_time(placed.expires_ms),
             created_at=_time(placed.created_ms),
         )
@@ -417,6 +423,78 @@ class HoldService:
             expires_at=_time(expires_ms),
             created_at=_time(created_ms),
         )
+
+    # --- lists of holds (API.md v2) -------------------------------------------------------
+
+    async def of_customer(
+        self, customer_id: UUID, caller: Caller, *, limit: int, cursor: str | None
+    ) -> HoldList:
+        """The customer's live holds across events, oldest first (the caller is checked by
+        the customers domain, which owns the customer)."""
+        scope = scope_of("customer holds", customer_id)
+        return await self._listed(await self.holds_of(customer_id), caller, limit, cursor, scope)
+
+    async def of_event(
+        self, event_id: UUID, caller: Caller, *, limit: int, cursor: str | None
+    ) -> HoldList:
+        """The event's live holds, oldest first (admin): a cost of the event's holds."""
+        caller.require_admin()
+        scope = scope_of("event holds", event_id)
+        after = decode_cursor(cursor, tuple[int, str], scope) if cursor else None
+        async with self._db.connection() as conn:
+            if not await holds_repo.event_exists(conn, event_id):
+                raise NotFound.of("event", event_id)
+        held = [(event_id, h) for h in (await self.held_seats(event_id)).values()]
+        return await self._listed(held, caller, limit, cursor, scope, after)
+
+    async def _listed(
+        self,
+        held: list[tuple[UUID, LiveHold]],
+        caller: Caller,
+        limit: int,
+        cursor: str | None,
+        scope: str,
+        after: tuple[int, str] | None = None,
+    ) -> HoldList:
+        if cursor and after is None:
+            after = decode_cursor(cursor, tuple[int, str], scope)
+        seats_of: dict[tuple[UUID, str], list[LiveHold]] = {}
+        for event_id, live in held:
+            seats_of.setdefault((event_id, live.hold_id), []).append(live)
+        by_event: dict[UUID, list[str]] = {}
+        for event_id, hold_id in seats_of:
+            by_event.setdefault(event_id, []).append(hold_id)
+        found: list[tuple[int, str, UUID]] = []  # (created, hold id, event), the list's order
+        for event_id, hold_ids in by_event.items():
+            records = await self.engine.records(event_id, hold_ids)
+            found.extend((r.created_ms, h, event_id) for h, r in records.items())
+        found.sort()
+        if after is not None:
+            found = [f for f in found if (f[0], f[1]) > (after[0], after[1])]
+        kept, next_cursor = page(found[: limit + 1], limit, lambda f: [f[0], f[1]], scope)
+        wanted = [UUID(s.seat_id) for _, h, e in kept for s in seats_of[(e, h)]]
+        async with self._db.connection() as conn:
+            rows = await seat_reads.by_ids(conn, wanted)  # in seat order
+        place = {str(r.id): i for i, r in enumerate(rows)}
+        items = []
+        for created_ms, hold_id, event_id in kept:
+            lives = sorted(
+                (s for s in seats_of[(event_id, hold_id)] if s.seat_id in place),
+                key=lambda s: place[s.seat_id],
+            )
+            if not lives:
+                continue  # its seats were deleted meanwhile
+            items.append(
+                Hold(
+                    id=UUID(hold_id),
+                    event_id=event_id,
+                    customer_id=UUID(lives[0].customer_id),
+                    seats=[seat_view(rows[place[s.seat_id]], caller, s) for s in lives],
+                    expires_at=_time(lives[0].expires_ms),
+                    created_at=_time(created_ms),
+                )
+            )
+        return HoldList(items=items, next_cursor=next_cursor)
 
     # --- what readers and the other domains ask ------------------------------------------
 

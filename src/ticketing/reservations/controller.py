@@ -11,7 +11,7 @@ from litestar.params import FromPath, QueryParameter
 
 from ticketing.auth.caller import Caller
 from ticketing.auth.guards import admin_only, customer_only, signed_in
-from ticketing.reservations.schemas import Reservation, ReservationList
+from ticketing.reservations.schemas import Reservation, ReservationList, ReservationStatus
 from ticketing.reservations.service import ReservationService
 from ticketing.web.direct import direct
 from ticketing.web.idempotency import Answer, idempotent, respond
@@ -72,6 +72,29 @@ class ReservationController(Controller):
     ) -> None:
         """Cancel a reservation (admin); its seats are open again."""
         await reservations.cancel(reservation_id)
+
+
+class EventReservationsController(Controller):
+    path = "/events/{event_id:uuid}/reservations"
+    tags = ["reservations"]
+
+    @get("/", guards=[admin_only])
+    async def list_event_reservations(
+        self,
+        event_id: FromPath[UUID],
+        caller: NamedDependency[Caller],
+        reservations: NamedDependency[ReservationService],
+        status: Annotated[
+            ReservationStatus | None,
+            QueryParameter(description="only active or only cancelled ones; both when absent"),
+        ] = None,
+        limit: Limit = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
+    ) -> ReservationList:
+        """The event's reservations, oldest first (admin)."""
+        return await reservations.list_for_event(
+            event_id, caller, status=status, limit=limit, cursor=cursor
+        )
 
 
 class CustomerReservationsController(Controller):

@@ -19,9 +19,10 @@ class ReservationRecord:
     customer_id: UUID
     created_at: datetime
     hold_id: UUID | None
+    cancelled_at: datetime | None = None
 
 
-_COLUMNS = "id, event_id, customer_id, created_at, hold_id"
+_COLUMNS = "id, event_id, customer_id, created_at, hold_id, cancelled_at"
 
 
 class ReserveRefused(Exception):
@@ -95,6 +96,39 @@ async def list_live(
             limit,
         )
     return [ReservationRecord(*r) for r in rows]
+
+
+async def list_for_event(
+    conn: Connection,
+    event_id: UUID,
+    status: str | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[ReservationRecord]:
+    """The event's reservations oldest first: `active`, `cancelled` or (None) both."""
+    where = ["event_id = $1"]
+    args: list[object] = [event_id]
+    if status == "active":
+        where.append("cancelled_at IS NULL")
+    elif status == "cancelled":
+        where.append("cancelled_at IS NOT NULL")
+    if after is not None:
+        args.extend(after)
+        where.append(f"(created_at, id) > (${len(args) - 1}, ${len(args)})")
+    args.append(limit)
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM reservations WHERE {' AND '.join(where)}"
+        f" ORDER BY created_at, id LIMIT ${len(args)}",
+        *args,
+    )
+    return [ReservationRecord(*r) for r in rows]
+
+
+async def event_exists(conn: Connection, event_id: UUID) -> bool:
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM events WHERE id = $1)", event_id
+    )
+    return found
 
 
 async def cancel(conn: Connection, reservation_id: UUID) -> list[UUID]:

@@ -24,7 +24,7 @@ from ticketing.holds.service import HoldService
 from ticketing.observe import metrics
 from ticketing.reservations import repository as reservations_repo
 from ticketing.reservations.repository import ReservationRecord
-from ticketing.reservations.schemas import Reservation, ReservationList
+from ticketing.reservations.schemas import Reservation, ReservationList, ReservationStatus
 from ticketing.seatview import repository as seat_reads
 from ticketing.seatview.repository import SeatRecord
 from ticketing.seatview.view import seat_view
@@ -142,6 +142,31 @@ class ReservationService:
             items=[self._shown(r, seats[r.id], caller) for r in records], next_cursor=next_cursor
         )
 
+    async def list_for_event(
+        self,
+        event_id: UUID,
+        caller: Caller,
+        *,
+        status: ReservationStatus | None,
+        limit: int,
+        cursor: str | None,
+    ) -> ReservationList:
+        """The event's reservations, oldest first (admin), active, cancelled or both."""
+        caller.require_admin()
+        scope = scope_of("event reservations", event_id, status)
+        after = decode_cursor(cursor, tuple[datetime, UUID], scope) if cursor else None
+        async with self._db.connection() as conn:
+            if not await reservations_repo.event_exists(conn, event_id):
+                raise NotFound.of("event", event_id)
+            records = await reservations_repo.list_for_event(
+                conn, event_id, status, after, limit + 1
+            )
+            records, next_cursor = page(records, limit, lambda r: [r.created_at, r.id], scope)
+            seats = await seat_reads.by_reservations(conn, [r.id for r in records])
+        return ReservationList(
+            items=[self._shown(r, seats[r.id], caller) for r in records], next_cursor=next_cursor
+        )
+
     async def cancel(self, reservation_id: UUID) -> None:
         async with self._db.transaction() as conn:
             record = await reservations_repo.get_live(conn, reservation_id, for_update=True)
@@ -172,4 +197,8 @@ class ReservationService:
             customer_id=record.customer_id,
             seats=[seat_view(s, caller) for s in seats],
             created_at=record.created_at.astimezone(UTC),
+            status="active" if record.cancelled_at is None else "cancelled",
+            cancelled_at=None
+            if record.cancelled_at is None
+            else record.cancelled_at.astimezone(UTC),
         )

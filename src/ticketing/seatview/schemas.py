@@ -23,3 +23,4 @@ class Seat(Schema):
     section: str | None
     hold_expires_at: datetime | None
     version: int
+    hold_id: UUID | None = None  # the hold on it while ON_HOLD, shown to its holder and admins

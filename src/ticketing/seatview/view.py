@@ -19,6 +19,9 @@ class Held(Protocol):
     def customer_id(self) -> str: ...
 
     @property
+    def hold_id(self) -> str: ...
+
+    @property
     def expires_ms(self) -> int: ...
 
 
@@ -28,22 +31,26 @@ def seat_view(record: SeatRecord, caller: Caller, hold: Held | None = None) -> S
     status: SeatStatus = "OPEN"
     customer_id = record.customer_id
     expires = None
+    hold_id = None
     if record.status == "RESERVED":
         status = "RESERVED"
     elif hold is not None:
         status = "ON_HOLD"
         customer_id = UUID(hold.customer_id)
         expires = datetime.fromtimestamp(hold.expires_ms / 1000, UTC)
+        hold_id = hold.hold_id
+    shown = caller.sees_customer(customer_id)
     return Seat(
         id=record.id,
         event_id=record.event_id,
         price=float(record.price),
         status=status,
         assigned_seating=record.assigned_seating,
-        customer_id=customer_id if caller.sees_customer(customer_id) else None,
+        customer_id=customer_id if shown else None,
         row=record.row,
         seat_number=record.seat_number,
         section=record.section,
         hold_expires_at=expires,
         version=record.version,
+        hold_id=UUID(hold_id) if shown and hold_id else None,
     )
