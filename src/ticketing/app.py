@@ -89,7 +89,7 @@ def _openapi() -> OpenAPIConfig:
                 )
             }
         ),
-        security=[{"bearer": []}],
+        operation_id_creator=openapi.operation_id,
     )
 
 

@@ -52,7 +52,7 @@ class EventPatch(Schema):
     sales_end_at: AwareTime | UnsetType | None = UNSET  # null: until the event's own time
 
 
-class Availability(Schema):
+class SeatCounts(Schema):
     open: int
     on_hold: int
     reserved: int
@@ -72,7 +72,7 @@ class Event(Schema):
     updated_at: datetime
     sales_start_at: datetime | None = None  # null: on sale from creation
     sales_end_at: datetime | None = None  # eventDateTimeStamp unless set (and follows it)
-    availability: Availability | UnsetType = UNSET
+    availability: SeatCounts | UnsetType = UNSET
 
 
 class EventList(Schema):

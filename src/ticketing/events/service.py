@@ -11,11 +11,11 @@ from ticketing.errors import Conflict, FieldError, NotFound, ValidationFailed, V
 from ticketing.events import repository as events_repo
 from ticketing.events.repository import EventRecord
 from ticketing.events.schemas import (
-    Availability,
     Event,
     EventCreate,
     EventList,
     EventPatch,
+    SeatCounts,
 )
 from ticketing.holds.service import HoldService
 from ticketing.seats import layout
@@ -23,7 +23,7 @@ from ticketing.seats.service import SeatService
 from ticketing.validation import changed, decode_cursor, page, scope_of
 
 
-def event_view(record: EventRecord, availability: Availability | None = None) -> Event:
+def event_view(record: EventRecord, availability: SeatCounts | None = None) -> Event:
     view = Event(
         id=record.id,
         event_name=record.event_name,
@@ -230,5 +230,5 @@ class EventService:
         self._seats.forget_pages(event_id)
 
     @staticmethod
-    def _availability(num_seats: int, reserved: int, on_hold: int) -> Availability:
-        return Availability(open=num_seats - reserved - on_hold, on_hold=on_hold, reserved=reserved)
+    def _availability(num_seats: int, reserved: int, on_hold: int) -> SeatCounts:
+        return SeatCounts(open=num_seats - reserved - on_hold, on_hold=on_hold, reserved=reserved)

@@ -7,7 +7,11 @@ Litestar describes each handler's success answer; this adds what it cannot know:
   required only where a guard asks for an admin or a customer;
 - request bodies reject unknown fields (`additionalProperties: false`), as the decoder does;
 - money in a request (`price`) is a JSON number (decimal text is accepted too), where the
-  generated schema says only "string" (how msgspec writes a Decimal).
+  generated schema says only "string" (how msgspec writes a Decimal);
+- each operation's summary, who may call it, what it refuses, the headers it reads and
+  sends, and a request example that succeeds when sent (`ticketing.web.reference`);
+- operation ids are the handlers' names in camelCase (`createHold`), so that a generated
+  client's functions read like the API.
 """
 
 from __future__ import annotations
@@ -15,19 +19,24 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Litestar
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import (
     OpenAPI,
+    OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
     Operation,
+    Parameter,
     PathItem,
     Reference,
     Schema,
 )
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.routes import HTTPRoute
+from litestar.types import Method
 
-from ticketing.auth.guards import admin_only, customer_only, signed_in
+from ticketing.auth.guards import RATE_OPT, admin_only, customer_only, signed_in
+from ticketing.web import reference
 
 _SIGNED_IN_GUARDS = {admin_only, customer_only, signed_in}
 _METHODS = ("get", "put", "post", "delete", "patch")
@@ -59,13 +68,64 @@ PROBLEM = Schema(
     additional_properties=True,
 )
 
+
+def _header(description: str, **schema: Any) -> OpenAPIHeader:
+    return OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING, **schema), description=description)
+
+
+RATE_HEADERS = {
+    "RateLimit-Limit": _header("Requests this route's class allows per window"),
+    "RateLimit-Remaining": _header("Requests left in this window"),
+    "RateLimit-Reset": _header("Seconds until the window ends"),
+    "RateLimit-Policy": _header("The limit and window, as `30;w=10`"),
+}
+REQUEST_ID = {"X-Request-ID": _header("This request's id (the caller's own when it sent one)")}
+ANSWER_HEADERS = {
+    reference.ETAG: _header('The version, as `"<version>"`: send it back in If-Match'),
+    reference.LOCATION: _header("Where the new resource is read"),
+    reference.REPLAYED: _header(
+        "`true` when this is the stored first answer to a repeated Idempotency-Key"
+    ),
+}
+REQUEST_HEADERS = {
+    reference.IDEMPOTENCY_KEY: Parameter(
+        name=reference.IDEMPOTENCY_KEY,
+        param_in="header",
+        required=False,
+        schema=Schema(type=OpenAPIType.STRING, min_length=1, max_length=255),
+        description=(
+            "Repeating a key with the same JSON body within 24 h returns the first answer "
+            "without doing the work again; the same key with another body is a 409."
+        ),
+    ),
+    reference.IF_MATCH: Parameter(
+        name=reference.IF_MATCH,
+        param_in="header",
+        required=False,
+        schema=Schema(type=OpenAPIType.STRING, examples=['"1"']),
+        description='The version read (`"<version>"`); a stale one is 412 and changes nothing.',
+    ),
+    reference.LAST_EVENT_ID: Parameter(
+        name=reference.LAST_EVENT_ID,
+        param_in="header",
+        required=False,
+        schema=Schema(type=OpenAPIType.STRING),
+        description="The id of the last event received: the stream resumes after it.",
+    ),
+}
+
 ERROR_RESPONSE = OpenAPIResponse(
     description=(
         "An error, as application/problem+json: 400 invalid input, 401 no or bad token, "
-        "403 not allowed, 404 unknown id, 409 conflict, 412 stale If-Match, 413 body too "
-        "large, 415 not JSON, 429 rate limited (Retry-After), 503 a dependency is down "
-        "(Retry-After)."
+        "403 not allowed, 404 unknown id, 408 body too slow, 409 conflict, 412 stale "
+        "If-Match, 413 body too large, 415 not JSON, 429 rate limited (Retry-After), 503 a "
+        "dependency is down (Retry-After). " + reference.COMMON
     ),
+    headers={
+        "Retry-After": _header("Seconds to wait before retrying (429 and 503)"),
+        **RATE_HEADERS,
+        **REQUEST_ID,
+    },
     content={
         "application/problem+json": OpenAPIMediaType(
             schema=Reference("#/components/schemas/Problem")
@@ -74,17 +134,57 @@ ERROR_RESPONSE = OpenAPIResponse(
 )
 
 
-def _guarded(app: Litestar) -> dict[tuple[str, str], bool]:
-    """(path, method) -> whether the route needs a signed-in caller."""
-    found: dict[tuple[str, str], bool] = {}
+def operation_id(handler: HTTPRouteHandler, method: Method, path_components: list[Any]) -> str:
+    """The handler's name in camelCase: `create_hold` is `createHold`."""
+    first, *rest = handler.handler_name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
+def _handlers(app: Litestar) -> dict[tuple[str, str], HTTPRouteHandler]:
+    found: dict[tuple[str, str], HTTPRouteHandler] = {}
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
             continue
         for handler in route.route_handlers:
-            needs = any(guard in _SIGNED_IN_GUARDS for guard in handler.resolve_guards())
             for method in handler.http_methods:
-                found[(route.path_format, method.lower())] = needs
+                found[(route.path_format, method.lower())] = handler
     return found
+
+
+def _describe(operation: Operation, handler: HTTPRouteHandler, entry: reference.Entry) -> None:
+    doc = " ".join((handler.fn.__doc__ or "").split())
+    summary = doc.partition(". ")[0]
+    operation.summary = summary.rstrip(".")
+    parts = [doc, f"**Who may call it:** {entry.who}"]
+    if entry.refuses:
+        parts.append("**Refuses:**\n" + "\n".join(f"- {r}" for r in entry.refuses))
+    if operation.description and operation.description not in doc:
+        parts.insert(1, operation.description)
+    operation.description = "\n\n".join(parts)
+
+
+def _headers(operation: Operation, handler: HTTPRouteHandler, entry: reference.Entry) -> None:
+    params = list(operation.parameters or [])
+    params.extend(REQUEST_HEADERS[name] for name in entry.reads)
+    operation.parameters = params or None
+    limited = handler.opt.get(RATE_OPT, "default") is not None
+    for status, response in (operation.responses or {}).items():
+        if status == "default" or not isinstance(response, OpenAPIResponse):
+            continue
+        headers = dict(response.headers or {})
+        headers.update({name: ANSWER_HEADERS[name] for name in entry.sends})
+        if limited:
+            headers.update(RATE_HEADERS)
+        headers.update(REQUEST_ID)
+        response.headers = headers
+
+
+def _example(operation: Operation, entry: reference.Entry) -> None:
+    body = operation.request_body
+    if entry.example is None or body is None or isinstance(body, Reference):
+        return
+    for media in (body.content or {}).values():
+        media.example = entry.example
 
 
 PRICE = Schema(
@@ -136,7 +236,7 @@ def finish(app: Litestar) -> None:
     schemas = document.components.schemas
     assert schemas is not None
     schemas["Problem"] = PROBLEM
-    guarded = _guarded(app)
+    handlers = _handlers(app)
     closed: set[str] = set()
     for path, item in (document.paths or {}).items():
         if not isinstance(item, PathItem):
@@ -150,8 +250,14 @@ def finish(app: Litestar) -> None:
                 del responses[status]
             responses["default"] = ERROR_RESPONSE
             operation.responses = responses
-            if not guarded.get((path, method), False):
-                operation.security = [{}, {"bearer": []}]
+            handler = handlers[(path, method)]
+            signed_in_only = any(g in _SIGNED_IN_GUARDS for g in handler.resolve_guards())
+            # A lock only where a token is needed; public routes take one but need none.
+            operation.security = [{"bearer": []}] if signed_in_only else []
+            entry = reference.OPERATIONS[handler.handler_name]
+            _describe(operation, handler, entry)
+            _headers(operation, handler, entry)
+            _example(operation, entry)
             body = operation.request_body
             if body is not None and not isinstance(body, Reference):
                 for media in (body.content or {}).values():
