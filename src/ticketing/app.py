@@ -252,7 +252,10 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
     openapi.finish(app)
     # Outermost, around routing and error handling: every answer gets its headers and counts.
     allow = {
-        route.path_format: ", ".join(sorted(route.methods)).encode()
+        # (HEAD is answered wherever GET is: ticketing.observe.edge)
+        route.path_format: ", ".join(
+            sorted(route.methods | ({"HEAD"} if "GET" in route.methods else set()))
+        ).encode()
         for route in app.routes
         if isinstance(route, HTTPRoute)
     }

@@ -202,7 +202,12 @@ async def _forget_redis(redis_url: str, cluster: bool) -> int:
         await redis.close()
 
 
-async def _seed(database_url: str, redis_url: str) -> str:
+DEMO_NAME = "Demo Night: The Onsale Orchestra"
+DEMO_LOCATION = "Main Hall, Example City"
+
+
+async def _seed(database_url: str, redis_url: str) -> tuple[str, bool]:
+    """The demo event's id, and whether it was made now (a second seed keeps the first)."""
     from ticketing.cache.redis import Redis
     from ticketing.db.database import Database
     from ticketing.events.schemas import EventCreate, SeatingIn
@@ -216,10 +221,18 @@ async def _seed(database_url: str, redis_url: str) -> str:
     await db.open()
     try:
         holds = HoldService(db, redis)
-        event = await EventService(db, SeatService(db, holds), holds).create(
+        events = EventService(db, SeatService(db, holds), holds)
+        upcoming = await events.list_events(
+            starts_from=datetime.now(UTC), starts_to=None, location=DEMO_LOCATION, limit=200,
+            cursor=None,
+        )  # fmt: skip
+        for existing in upcoming.items:
+            if existing.event_name == DEMO_NAME and existing.event_location == DEMO_LOCATION:
+                return str(existing.id), False
+        event = await events.create(
             EventCreate(
-                event_name="Demo Night: The Onsale Orchestra",
-                event_location="Main Hall, Example City",
+                event_name=DEMO_NAME,
+                event_location=DEMO_LOCATION,
                 event_date_time_stamp=(datetime.now(UTC) + timedelta(days=30)).replace(
                     hour=19, minute=30, second=0, microsecond=0
                 ),
@@ -245,7 +258,7 @@ async def _seed(database_url: str, redis_url: str) -> str:
     finally:
         await db.close()
         await redis.close()
-    return str(event.id)
+    return str(event.id), True
 
 
 def _db(settings: Settings, args: argparse.Namespace) -> None:
@@ -276,8 +289,11 @@ def _db(settings: Settings, args: argparse.Namespace) -> None:
         elif args.action == "seed":
             migrate.upgrade(ready.database_url)
             assert ready.redis_url is not None
-            event_id = asyncio.run(_seed(ready.database_url, ready.redis_url))
-            print(f"Seeded a demo event: /events/{event_id}")
+            event_id, made = asyncio.run(_seed(ready.database_url, ready.redis_url))
+            if made:
+                print(f"Seeded a demo event: /events/{event_id}")
+            else:
+                print(f"The demo event is already there: /events/{event_id}")
 
 
 def _check(settings: Settings, args: argparse.Namespace) -> None:

@@ -146,6 +146,12 @@ class DependencyUnavailable(AppError):
         self.headers["Retry-After"] = str(retry_after)
 
 
+class UnsupportedMediaType(AppError):
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    title = "Unsupported media type"
+
+
 class BodyTimeout(AppError):
     """The client announced a body and did not send all of it in time (a stalled or slow
     upload would otherwise keep a connection and a request slot for as long as it liked)."""

@@ -81,9 +81,17 @@ def iso(moment: datetime) -> str:
     return msgspec.json.encode(moment.astimezone(UTC)).decode().strip('"')
 
 
-# Names and labels: printable text. Tabs and line breaks would break the hold engine's
-# packed seat records and every log line, and no seat label needs them.
-PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+# Names and labels: printable text with something to see. Tabs and line breaks would break
+# the hold engine's packed seat records and every log line, and no seat label needs them; a
+# name of spaces names nothing. (No look-ahead: clients and test generators read it too.)
+PRINTABLE = r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$"
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
+
+# What a field that fails a pattern is told, instead of the pattern itself.
+_PATTERN_MESSAGES = {
+    PRINTABLE: "Must be printable text with at least one character that is not a space",
+    EMAIL: "Must be an email address such as ada@example.com",
+}
 
 
 _AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
@@ -105,6 +113,11 @@ def _message(raw: str) -> tuple[str, str]:
     match = _AT.match(raw)
     assert match is not None
     message, path = match.group("message"), match.group("path") or ""
+    if message.startswith("Expected `str` matching regex "):
+        pattern = message.removeprefix("Expected `str` matching regex ").strip("'")
+        message = _PATTERN_MESSAGES.get(
+            pattern.replace("\\\\", "\\"), "Does not have the expected form"
+        )
     if nested := _NESTED.match(message):
         return nested.group("message"), f"{path}.{nested.group('field')}"
     return message, path

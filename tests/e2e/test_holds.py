@@ -111,8 +111,8 @@ async def test_best_available_adjacent(client: Client) -> None:
     ]
     problem(
         await _hold(client, event["id"], fan, {"quantity": 3, "section": "NOPE"}),
-        409,
-        "SEATS_UNAVAILABLE",
+        400,
+        "VALIDATION_FAILED",  # no such section (docs/api-notes.md)
     )
 
 

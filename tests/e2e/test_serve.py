@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from ticketing.embedded import free_port
+from ticketing.embedded import EmbeddedStack, free_port
 
 BIN = Path(sys.executable).parent
 
@@ -334,3 +334,20 @@ def test_embedded_servers_that_die_are_restarted_and_the_service_recovers(
     assert "embedded Valkey exited" in output, output
     assert "embedded PostgreSQL exited" in output, output
     assert not _server_processes(data_dir)
+
+
+def test_db_seed_makes_one_demo_event_however_often_it_runs(stack: EmbeddedStack) -> None:
+    assert stack.postgres is not None
+    assert stack.valkey is not None
+    env = {**os.environ, "DATABASE_URL": stack.postgres.url, "REDIS_URL": stack.valkey.url}
+    said = []
+    for _ in range(2):
+        seeded = subprocess.run(
+            [str(BIN / "ticketing"), "db", "seed"],
+            env=env, capture_output=True, text=True, check=False, timeout=120,
+        )  # fmt: skip
+        assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+        said.append(seeded.stdout.strip())
+    first, second = (line.rsplit("/events/", 1)[1] for line in said)
+    assert first == second
+    assert said[1].startswith("The demo event is already there")

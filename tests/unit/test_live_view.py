@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 
 from ticketing.holds.models import EventStatus
 from ticketing.live.view import QUEUE, Change, EventView, Listener, now_ms
@@ -53,7 +54,9 @@ def test_changes_apply_in_order_and_reach_listeners_once_each() -> None:
         ("100-7", "seats", "reserved"),
         ("100-8", "seats", "expired"),
     ]
-    assert frames[0][2]["holdExpiresAt"] == expires
+    shown = datetime.fromisoformat(frames[0][2]["holdExpiresAt"].replace("Z", "+00:00"))
+    assert frames[0][2]["holdExpiresAt"].endswith("Z")
+    assert round(shown.timestamp() * 1000) == expires
     availability = view.availability()
     assert (availability.sequence, availability.open, availability.reserved) == (8, 2, 3)
     assert view.open_seats() == 2

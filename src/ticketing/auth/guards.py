@@ -6,6 +6,7 @@ route gets 401 (and a customer 403) whatever it sent.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -14,12 +15,60 @@ from litestar.handlers import BaseRouteHandler
 from ticketing.auth.caller import Caller
 from ticketing.auth.tokens import TokenService
 from ticketing.cache.ratelimit import RateLimiter, Verdict, address_subject, token_subject
-from ticketing.errors import RateLimited, Unauthorized, ValidationFailed
+from ticketing.errors import RateLimited, Unauthorized, UnsupportedMediaType, ValidationFailed
 from ticketing.observe import metrics
 from ticketing.observe.edge import CLIENT_KEY, RATE_KEY
 
 _SCOPE_KEY = "ticketing.caller"
 RATE_OPT = "rate"  # a handler's rate-limit class (`opt={"rate": ...}`); None: not limited
+IDEMPOTENT = "idempotent"  # `opt={IDEMPOTENT: True}`: the handler honours Idempotency-Key
+_WRITES = frozenset({"POST", "PATCH", "PUT"})
+_LIMIT = re.compile(rb"(?:^|&)limit=([^&]*)")
+
+
+def _check_request(scope: Any, handler: BaseRouteHandler) -> None:
+    """What every route refuses before its work: NUL in the query, a page size that is not
+    a plain number, a body that is not JSON (415), an Idempotency-Key where none is honoured."""
+    query: bytes = scope["query_string"]
+    if b"%00" in query:
+        # PostgreSQL text cannot hold U+0000, and no parameter needs it.
+        raise ValidationFailed.one("query", "Must not contain the NUL character (%00)")
+    if b"limit=" in query:
+        for value in _LIMIT.findall(query):
+            if not value.isdigit():  # `1e2`, `+5`, `0x10` are not page sizes
+                raise ValidationFailed.one("limit", "Must be a whole number from 1 to 200")
+    if scope["method"] not in _WRITES:
+        return
+    content_type = length = idempotency_key = None
+    chunked = False
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            content_type = value
+        elif name == b"content-length":
+            length = value
+        elif name == b"transfer-encoding":
+            chunked = True
+        elif name == b"idempotency-key":
+            idempotency_key = value
+    if (chunked or (length is not None and length != b"0")) and not _is_json(content_type):
+        raise UnsupportedMediaType(
+            "A request body must be JSON: send Content-Type: application/json"
+        )
+    if idempotency_key is not None and not handler.opt.get(IDEMPOTENT):
+        raise ValidationFailed.one(
+            "Idempotency-Key",
+            "This route does not honour Idempotency-Key (only taking and confirming holds "
+            "do); send the request without it",
+        )
+
+
+def _is_json(content_type: bytes | None) -> bool:
+    if content_type is None:
+        return False
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
 
 
 async def resolve_caller(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller:
@@ -64,9 +113,7 @@ async def admitted(
     Admins are not limited.
     """
     scope: Any = connection.scope
-    if b"%00" in scope["query_string"]:
-        # PostgreSQL text cannot hold U+0000, and no parameter needs it.
-        raise ValidationFailed.one("query", "Must not contain the NUL character (%00)")
+    _check_request(scope, handler)
     limiter: RateLimiter = connection.app.state.limiter
     address = str(scope.get(CLIENT_KEY) or "unknown")
     try:

@@ -9,10 +9,10 @@ from uuid import UUID
 from msgspec import UNSET, Meta, UnsetType
 
 from ticketing.seatview.schemas import Seat
-from ticketing.validation import PRINTABLE, Schema
+from ticketing.validation import EMAIL, PRINTABLE, Schema
 
 PersonName = Annotated[str, Meta(min_length=1, max_length=100, pattern=PRINTABLE)]
-Email = Annotated[str, Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")]
+Email = Annotated[str, Meta(min_length=3, max_length=254, pattern=EMAIL)]
 
 
 class CustomerCreate(Schema):

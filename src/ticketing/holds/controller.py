@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ticketing.auth.caller import Caller
-from ticketing.auth.guards import RATE_OPT, admin_only, customer_only, signed_in
+from ticketing.auth.guards import IDEMPOTENT, RATE_OPT, admin_only, customer_only, signed_in
 from ticketing.holds.schemas import Hold, HoldCreate, HoldList
 from ticketing.holds.service import HoldService
 from ticketing.validation import decode_body
@@ -20,7 +20,7 @@ from ticketing.web.idempotency import Answer, idempotent, respond
 
 # Taking seats has its own rate limit; extending, releasing and confirming a hold one has
 # are ordinary writes, so a fan who retried many holds can still buy the one they got.
-HOLDS = {RATE_OPT: "holds"}
+HOLDS = {RATE_OPT: "holds", IDEMPOTENT: True}
 
 # The onsale's hot handlers (hold, extend, release, confirm) take one dependency, `caller`,
 # and their services from the app's state: Litestar resolves two or more dependencies of a

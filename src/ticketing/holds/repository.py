@@ -51,6 +51,13 @@ async def mirror_snapshot(conn: Connection, event_id: UUID) -> MirrorSnapshot | 
     )
 
 
+async def sections(conn: Connection, event_id: UUID) -> frozenset[str]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT section FROM seats WHERE event_id = $1 AND section IS NOT NULL", event_id
+    )
+    return frozenset(r[0] for r in rows)
+
+
 async def event_exists(conn: Connection, event_id: UUID) -> bool:
     found: bool = await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM events WHERE id = $1)", event_id

@@ -52,7 +52,7 @@ from ticketing.holds.schemas import Hold, HoldCreate, HoldList
 from ticketing.observe import metrics
 from ticketing.seatview import repository as seat_reads
 from ticketing.seatview.schemas import Seat
-from ticketing.seatview.view import seat_view
+from ticketing.seatview.view import money, seat_view
 from ticketing.validation import decode_cursor, iso, page, scope_of
 
 log = logging.getLogger("ticketing.holds")
@@ -61,6 +61,8 @@ KEY_PATTERNS = keys.PATTERNS  # every Redis key of holds, as SCAN patterns (`db 
 WARM_EVENTS = 200  # upcoming events whose mirrors are kept built ahead of their fans
 WARM_SECONDS = 5.0  # how often the sweeping process looks for one missing
 ACTIVE_SECONDS = 300.0  # an event swept this recently is still active (for the audit)
+SECTIONS_SECONDS = 5.0  # how long an event's section names are kept (unknown-section check)
+SECTIONS_KEPT = 1024
 
 
 def _time(ms: int) -> datetime:
@@ -78,7 +80,7 @@ def _held_seat(
     return Seat(
         id=UUID(seat.seat_id),
         event_id=event_id,
-        price=float(Decimal(seat.price)),
+        price=money(Decimal(seat.price)),
         status="ON_HOLD",
         assigned_seating=seat.section is not None,
         customer_id=customer_id,
@@ -103,6 +105,7 @@ class HoldService:
         self._db = db
         self._redis = redis
         self.events = events or HoldEvents()
+        self._known_sections: dict[UUID, tuple[float, frozenset[str]]] = {}
 
         async def snapshot(event_id: UUID) -> m.MirrorSnapshot | None:
             async with db.connection() as conn:
@@ -192,6 +195,10 @@ class HoldService:
                 salesEndAt=iso(closes),
             ) from None
         except m.NoneAvailable:
+            if body.section is not None and body.section not in await self._sections(event_id):
+                raise ValidationFailed.one(
+                    "section", f"This event has no section named {body.section!r}"
+                ) from None
             metrics.HOLDS_TAKEN.inc()
             what = "side by side " if body.adjacent else ""
             raise Conflict(
@@ -232,6 +239,20 @@ class HoldService:
             expires_at=_time(placed.expires_ms),
             created_at=_time(placed.created_ms),
         )
+
+    async def _sections(self, event_id: UUID) -> frozenset[str]:
+        """The event's section names, read at most once a few seconds per event (only a
+        refused best-available request with a section asks: is the section unknown?)."""
+        now = time.monotonic()
+        known = self._known_sections.get(event_id)
+        if known is not None and known[0] > now:
+            return known[1]
+        async with self._db.connection() as conn:
+            names = await holds_repo.sections(conn, event_id)
+        if len(self._known_sections) >= SECTIONS_KEPT:
+            self._known_sections.clear()
+        self._known_sections[event_id] = (now + SECTIONS_SECONDS, names)
+        return names
 
     async def _index(
         self, event_id: UUID, customer_id: UUID, hold_id: UUID, expires_ms: int

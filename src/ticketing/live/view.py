@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID
 
@@ -68,7 +69,7 @@ class SeatState(msgspec.Struct, frozen=True, rename="camel"):
     row: str | None
     seat_number: int | None
     status: Status
-    hold_expires_at: int | None = None  # ms since the epoch
+    hold_expires_at: datetime | None = None
 
 
 class Snapshot(msgspec.Struct, frozen=True, rename="camel"):
@@ -85,7 +86,7 @@ class SeatsChanged(msgspec.Struct, frozen=True, rename="camel", omit_defaults=Tr
     change: str  # held, extended, released, expired, reserved, cancelled
     status: str
     seat_ids: list[str]
-    hold_expires_at: int | None = None
+    hold_expires_at: datetime | None = None  # ISO 8601 with Z, as in every body
 
 
 _encode = msgspec.json.Encoder().encode
@@ -101,6 +102,10 @@ class Place:
     section: str
     row: str
     number: int | None
+
+
+def _instant(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def now_ms() -> int:
@@ -237,7 +242,7 @@ class EventView:
                         place.row or None,
                         place.number,
                         status,
-                        self.held[seat_id] if status == "ON_HOLD" else None,
+                        _instant(self.held[seat_id]) if status == "ON_HOLD" else None,
                     )
                 )
             body = Snapshot(
@@ -281,7 +286,8 @@ class EventView:
                 self.reserved.discard(seat)
         self.sequence = change.seq
         self._snapshot = None
-        body = SeatsChanged(change.seq, change.kind, change.status, seats, change.t)
+        until = _instant(change.t) if change.t else None
+        body = SeatsChanged(change.seq, change.kind, change.status, seats, until)
         frame = self.event_id_line(change.seq) + b"event: seats\ndata: " + _encode(body) + b"\n\n"
         self._history.append((change.seq, frame))
         for listener in self.listeners:

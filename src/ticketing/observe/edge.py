@@ -41,6 +41,24 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 _HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
+class _Bodiless(Exception):
+    """Raised into a stream that answers a HEAD request, once its headers have gone."""
+
+
+_ENTITY = frozenset({b"content-length", b"content-type", b"content-encoding"})
+
+
+def _matches(if_none_match: bytes, headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether the answer's ETag is one the client says it has (weak comparison)."""
+    etag = next((v for k, v in headers if k.lower() == b"etag"), None)
+    if etag is None:
+        return False
+    if if_none_match.strip() == b"*":
+        return True
+    mine = etag.removeprefix(b"W/")
+    return any(t.strip().removeprefix(b"W/") == mine for t in if_none_match.split(b","))
+
+
 def _header(scope: dict[str, Any], name: bytes) -> bytes | None:
     for key, value in scope["headers"]:
         if key == name:
@@ -106,14 +124,34 @@ class Edge:
         started = time.perf_counter()
         status = 0
         first_byte = 0.0
+        # HEAD is served as GET without its body; a GET whose ETag the client already has
+        # (If-None-Match) is answered 304 without its body.
+        method = scope["method"]
+        head = method == "HEAD"
+        if head:
+            scope["method"] = "GET"
+        known = _header(scope, b"if-none-match") if method in ("GET", "HEAD") else None
+        bodiless = ended = False
 
         async def send_with_headers(message: Any) -> None:
-            nonlocal status, first_byte
+            nonlocal status, first_byte, bodiless, ended
+            if message["type"] == "http.response.body" and bodiless:
+                if ended:
+                    return
+                ended = True
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                if message.get("more_body", False):
+                    raise _Bodiless()  # a stream: stop it, there is nobody to send it to
+                return
             if message["type"] == "http.response.start":
                 status = message["status"]
                 first_byte = time.perf_counter()
                 headers = message.get("headers")
                 headers = [] if headers is None else list(headers)
+                if known is not None and status == 200 and _matches(known, headers):
+                    status = message["status"] = 304
+                    headers = [(k, v) for k, v in headers if k.lower() not in _ENTITY]
+                bodiless = head or status == 304
                 headers.append((REQUEST_ID_HEADER, encoded_id))
                 if scope.get("path_template") in self._pages:
                     headers.extend(_SECURITY)
@@ -157,9 +195,11 @@ class Edge:
         try:
             await self._app(scope, receive_in_time, send_with_headers)
         except Exception:
-            failed = True  # the server answers 500 for an app that raised
-            raise
+            if not (bodiless and ended):  # (else only the stopped stream of a HEAD raised)
+                failed = True  # the server answers 500 for an app that raised
+                raise
         finally:
+            scope["method"] = method
             # No answer started and nothing raised: the client went away first (499, as
             # proxies count it).
             status = status or (500 if failed else 499)

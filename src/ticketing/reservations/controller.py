@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from ticketing.auth.caller import Caller
-from ticketing.auth.guards import admin_only, customer_only, signed_in
+from ticketing.auth.guards import IDEMPOTENT, admin_only, customer_only, signed_in
 from ticketing.reservations.schemas import Reservation, ReservationList, ReservationStatus
 from ticketing.reservations.service import ReservationService
 from ticketing.web.direct import direct
@@ -39,7 +39,7 @@ class HoldReservationController(Controller):
         "/{hold_id:uuid}/reservation",
         guards=[customer_only],
         status_code=201,
-        opt=direct(confirm),
+        opt={IDEMPOTENT: True, **direct(confirm)},
     )
     async def confirm_hold(
         self,

@@ -4,6 +4,7 @@ customers, none of which owns the others' view of a seat."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Protocol
 from uuid import UUID
 
@@ -25,6 +26,12 @@ class Held(Protocol):
     def expires_ms(self) -> int: ...
 
 
+def money(amount: Decimal) -> float:
+    """A price as a JSON number with no needless decimals: 10 and 10.5, never 10.0."""
+    whole = amount.to_integral_value()
+    return int(whole) if amount == whole else float(amount)
+
+
 def seat_view(record: SeatRecord, caller: Caller, hold: Held | None = None) -> Seat:
     """PostgreSQL says OPEN or RESERVED; a live hold in Redis makes an open seat ON_HOLD. The
     holder or owner is shown only to themselves and to admins."""
@@ -43,7 +50,7 @@ def seat_view(record: SeatRecord, caller: Caller, hold: Held | None = None) -> S
     return Seat(
         id=record.id,
         event_id=record.event_id,
-        price=float(record.price),
+        price=money(record.price),
         status=status,
         assigned_seating=record.assigned_seating,
         customer_id=customer_id if shown else None,

@@ -151,8 +151,20 @@ async def idempotent(
         return await answer()
     customer = caller.require_customer()
     store: Idempotency = request.app.state.idempotency
-    fingerprint = f"{request.method} {request.url.path}\n".encode() + await request.body()
+    fingerprint = f"{request.method} {request.url.path}\n".encode() + _canonical(
+        await request.body()
+    )
     return await store.run(customer, key, fingerprint, answer)
+
+
+def _canonical(body: bytes) -> bytes:
+    """The body as JSON with sorted keys and no spacing, so that the same JSON sent with
+    other spacing or member order is the same request (bytes that are not JSON stay as they
+    are: such a request is refused anyway)."""
+    try:
+        return msgspec.json.encode(msgspec.json.decode(body), order="sorted")
+    except (msgspec.DecodeError, RecursionError):
+        return body
 
 
 def respond(answer: Answer) -> Response[bytes]:
