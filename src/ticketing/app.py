@@ -133,7 +133,7 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
         tokens = TokenService(
             redis, admin_token=admin_token, ttl_seconds=settings.token_ttl_seconds
         )
-        holds = HoldService(db, redis)
+        holds = HoldService(db, redis, address_share=settings.hold_share_per_address)
         seats = SeatService(db, holds)
         events = EventService(db, seats, holds)
         customers = CustomerService(db, tokens, holds)

@@ -130,6 +130,13 @@ def _origins(name: str, raw: str) -> tuple[str, ...]:
     return origins
 
 
+def _share(name: str, raw: str) -> int | None:
+    value = raw.strip().lower().removesuffix("%")
+    if value in {"off", "0", ""}:
+        return None
+    return _int(1, 100)(name, value)
+
+
 def _optional_int(lo: int, hi: int) -> Callable[[str, str], int | None]:
     def parse(name: str, raw: str) -> int | None:
         return None if not raw.strip() else _int(lo, hi)(name, raw)
@@ -268,6 +275,12 @@ class Settings:
     rate_bad_tokens: Rate | None = _spec(
         "TICKETING_RATE_LIMIT_BAD_TOKENS", _rate, "requests with a rejected token, per address"
     )
+    hold_share_per_address: int | None = _spec(
+        "TICKETING_HOLD_SHARE_PER_ADDRESS",
+        _share,
+        "percent of an event's seats one client address (IPv6 /64) may hold at once, never "
+        "fewer than 2 x maxNumSeats (or off); behind a proxy, set TICKETING_TRUST_FORWARDED",
+    )
     rate_streams: Rate | None = _spec(
         "TICKETING_RATE_LIMIT_STREAMS", _rate, "stream and seat-map opens, per token or address"
     )
@@ -360,6 +373,7 @@ _DEFAULTS: dict[str, Any] = {
     "rate_signup": Rate(20, 60),
     "rate_bad_tokens": Rate(20, 60),
     "rate_streams": Rate(30, 60),
+    "hold_share_per_address": 5,
     "shutdown_seconds": 30,
 }
 

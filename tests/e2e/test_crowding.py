@@ -41,6 +41,7 @@ def crowded(stack: EmbeddedStack, tmp_path_factory: pytest.TempPathFactory) -> I
         TICKETING_TRUST_FORWARDED="true",
         TICKETING_BODY_TIMEOUT=str(BODY_TIMEOUT),
         TICKETING_LOG_LEVEL="info",
+        TICKETING_HOLD_SHARE_PER_ADDRESS="5",
     ) as server:
         yield server
 
@@ -214,3 +215,37 @@ def test_a_body_that_stalls_is_answered_408_and_a_client_that_leaves_is_no_error
     sock.close()
     _eventually(lambda: "client left before sending its whole body" in crowded.log.read_text())
     assert "unhandled error" not in crowded.log.read_text()
+
+
+def test_one_address_cannot_hold_a_large_share_of_one_event(crowded: Server) -> None:
+    # 200 seats, 4 each: an address may hold max(5 % of 200, 2 x 4) = 10 at once.
+    with httpx.Client(base_url=crowded.base_url, timeout=10) as http:
+        made = http.post("/events", headers=ADMIN, json=event_body(numSeats=200, maxNumSeats=4))
+        path = f"/events/{made.json()['id']}/holds"
+        hoarder, neighbour = _random_v4(), _random_v4()
+
+        def fan(address: str) -> dict[str, str]:
+            signed = http.post(
+                "/customers",
+                headers={"X-Forwarded-For": address},
+                json={"firstName": "A", "lastName": "B"},
+            )
+            return {"X-Forwarded-For": address, "Authorization": f"Bearer {signed.json()['token']}"}
+
+        fans = [fan(hoarder) for _ in range(4)]
+        held = [
+            http.post(path, json={"quantity": q}, headers=f)
+            for f, q in zip(fans, (4, 4, 2, 1), strict=True)
+        ]
+        assert [h.status_code for h in held] == [201, 201, 201, 409]
+        body = problem(held[3], 409, "ADDRESS_LIMIT_EXCEEDED")
+        assert body["addressLimit"] == 10
+        # Another address is not affected; released seats give the address its share back.
+        assert http.post(path, json={"quantity": 4}, headers=fan(neighbour)).status_code == 201
+        released = http.delete(f"/holds/{held[0].json()['id']}", headers=fans[0])
+        assert released.status_code == 204
+        assert http.post(path, json={"quantity": 4}, headers=fans[3]).status_code == 201
+        # The bound counts held seats only: a confirmed hold frees the address's share.
+        bought = http.post(f"/holds/{held[1].json()['id']}/reservation", headers=fans[1])
+        assert bought.status_code == 201, bought.text
+        assert http.post(path, json={"quantity": 4}, headers=fan(hoarder)).status_code == 201

@@ -71,6 +71,11 @@ def _is_json(content_type: bytes | None) -> bool:
     )
 
 
+def caller_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The client's address as every limit counts it (an IPv4 address, an IPv6 /64)."""
+    return address_subject(str(connection.scope.get(CLIENT_KEY) or "unknown"))
+
+
 async def resolve_caller(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller:
     cached = connection.scope.get(_SCOPE_KEY)
     if isinstance(cached, Caller):
@@ -115,16 +120,16 @@ async def admitted(
     scope: Any = connection.scope
     _check_request(scope, handler)
     limiter: RateLimiter = connection.app.state.limiter
-    address = str(scope.get(CLIENT_KEY) or "unknown")
+    address = caller_address(connection)
     try:
         caller = await resolve_caller(connection)
     except Unauthorized:
-        await _count(scope, limiter, "badtokens", address_subject(address))
+        await _count(scope, limiter, "badtokens", address)
         raise
     kind = handler.opt.get(RATE_OPT, "reads" if scope["method"] in {"GET", "HEAD"} else "writes")
     if kind is None or caller.is_admin:
         return
-    subject = token_subject(caller.token_hash) if caller.token_hash else address_subject(address)
+    subject = token_subject(caller.token_hash) if caller.token_hash else address
     await _count(scope, limiter, kind, subject)
 
 

@@ -10,7 +10,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from ticketing.auth.caller import Caller
-from ticketing.auth.guards import IDEMPOTENT, RATE_OPT, admin_only, customer_only, signed_in
+from ticketing.auth.guards import (
+    IDEMPOTENT,
+    RATE_OPT,
+    admin_only,
+    caller_address,
+    customer_only,
+    signed_in,
+)
 from ticketing.holds.schemas import Hold, HoldCreate, HoldList
 from ticketing.holds.service import HoldService
 from ticketing.validation import decode_body
@@ -32,8 +39,13 @@ async def hold_seats(
     request: Request[Any, Any, Any], event_id: UUID, caller: Caller, data: HoldCreate
 ) -> Answer:
     holds: HoldService = request.app.state.holds
+    address = caller_address(request)
     return await idempotent(
-        request, caller, 201, lambda: holds.create(event_id, caller, data), _hold_location
+        request,
+        caller,
+        201,
+        lambda: holds.create(event_id, caller, data, address),
+        _hold_location,
     )
 
 

@@ -46,6 +46,7 @@ from ticketing.holds.keys import (
     lua_prelude,
 )
 from ticketing.holds.models import (
+    AddressLimit,
     Ended,
     EventStatus,
     EventUnknown,
@@ -333,10 +334,23 @@ class HoldEngine:
         seat_ids: list[str],
         *,
         index: bool = True,
+        address: str = "",
+        address_share: int = 0,
     ) -> PlacedHold:
+        """Hold exactly `seat_ids`. With `address` (a client's address subject) and a share in
+        percent, the seats held from that address stay within that share of the event."""
         ttl, keys = self._index(hold_id, customer_id, index)
         reply = await self._with_mirror(
-            event_id, "hold", str(hold_id), str(customer_id), ttl, "ids", *seat_ids, extra_keys=keys
+            event_id,
+            "hold",
+            str(hold_id),
+            str(customer_id),
+            ttl,
+            address,
+            str(address_share),
+            "ids",
+            *seat_ids,
+            extra_keys=keys,
         )
         return self._placed(hold_id, reply)
 
@@ -348,6 +362,9 @@ class HoldEngine:
         quantity: int,
         section: str | None,
         adjacent: bool,
+        *,
+        address: str = "",
+        address_share: int = 0,
     ) -> PlacedHold:
         ttl, keys = self._index(hold_id, customer_id, True)
         reply = await self._with_mirror(
@@ -356,6 +373,8 @@ class HoldEngine:
             str(hold_id),
             str(customer_id),
             ttl,
+            address,
+            str(address_share),
             "best",
             str(quantity),
             section or "",
@@ -384,6 +403,8 @@ class HoldEngine:
             raise SeatsUnavailable(reply[1:])
         if status == "LIMIT":
             raise LimitExceeded(int(reply[1]), int(reply[2]))
+        if status == "ADDRESS_LIMIT":
+            raise AddressLimit(int(reply[1]), int(reply[2]))
         if status == "NONE":
             raise NoneAvailable()
         if status == "CLOSED":

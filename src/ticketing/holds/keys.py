@@ -81,6 +81,9 @@ class EventKeys:
     # STRING the token of the one process building the mirror now (it expires, so a builder
     # that dies passes the build on)
     building: str
+    # HASH client address (IPv4, or IPv6 /64) -> seats held from it in this event, so that
+    # one address cannot take a large share of one event however many customers it signs up
+    addrheld: str
 
     @classmethod
     def of(cls, event_id: UUID | str) -> EventKeys:

@@ -165,6 +165,15 @@ class LimitExceeded(HoldRefused):
         self.maximum = maximum
 
 
+class AddressLimit(HoldRefused):
+    """The client's address already holds its share of the event's seats."""
+
+    def __init__(self, held: int, most: int) -> None:
+        super().__init__(held, most)
+        self.held = held
+        self.most = most
+
+
 class SalesClosed(HoldRefused):
     """Outside the event's sales window (ms since the epoch; opens None: at once)."""
 

@@ -101,8 +101,11 @@ class HoldService:
         *,
         events: HoldEvents | None = None,
         engine: HoldEngine | None = None,
+        address_share: int | None = None,
     ) -> None:
         self._db = db
+        # Percent of an event's seats one client address may hold at once (None: no bound).
+        self._address_share = address_share or 0
         self._redis = redis
         self.events = events or HoldEvents()
         self._known_sections: dict[UUID, tuple[float, frozenset[str]]] = {}
@@ -144,9 +147,14 @@ class HoldService:
 
     # --- holding -------------------------------------------------------------------------
 
-    async def create(self, event_id: UUID, caller: Caller, body: HoldCreate) -> Hold:
+    async def create(
+        self, event_id: UUID, caller: Caller, body: HoldCreate, address: str = ""
+    ) -> Hold:
+        """Hold seats for the caller; `address` is the client's (its rate-limit subject), whose
+        share of the event's seats on hold is bounded."""
         customer_id = caller.require_customer()
         hold_id = uuid4()
+        share = self._address_share if address else 0
         try:
             if body.seat_ids is not None:
                 if body.quantity is not None or body.section is not None:
@@ -154,10 +162,19 @@ class HoldService:
                 ids = [str(s) for s in body.seat_ids]
                 if len(set(ids)) != len(ids):
                     raise ValidationFailed.one("seatIds", "A seat is named twice")
-                placed = await self.engine.hold_seats(event_id, customer_id, hold_id, ids)
+                placed = await self.engine.hold_seats(
+                    event_id, customer_id, hold_id, ids, address=address, address_share=share
+                )
             elif body.quantity is not None:
                 placed = await self.engine.hold_best(
-                    event_id, customer_id, hold_id, body.quantity, body.section, body.adjacent
+                    event_id,
+                    customer_id,
+                    hold_id,
+                    body.quantity,
+                    body.section,
+                    body.adjacent,
+                    address=address,
+                    address_share=share,
                 )
             else:
                 raise ValidationFailed(
@@ -205,6 +222,14 @@ class HoldService:
                 f"Not enough open seats {what}to hold {body.quantity}",
                 code="SEATS_UNAVAILABLE",
                 unavailableSeatIds=[],
+            ) from None
+        except m.AddressLimit as exc:
+            metrics.HOLDS_OVER_LIMIT.inc()
+            raise Conflict(
+                f"One network address may hold at most {exc.most} seats of this event at once;"
+                f" {exc.held} are held from yours. Buy or release some first",
+                code="ADDRESS_LIMIT_EXCEEDED",
+                addressLimit=exc.most,
             ) from None
         except m.LimitExceeded as exc:
             metrics.HOLDS_OVER_LIMIT.inc()

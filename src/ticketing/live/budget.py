@@ -19,7 +19,6 @@ import asyncio
 import random
 from dataclasses import dataclass
 
-from ticketing.cache.ratelimit import address_subject
 from ticketing.cache.redis import Redis
 from ticketing.cache.slots import Slots
 from ticketing.errors import AppError, RateLimited
@@ -73,14 +72,15 @@ class StreamBudget:
         return self._open
 
     async def open_stream(self, address: str, customer_id: object | None) -> Ticket:
-        """A ticket for one stream, or StreamsFull / RateLimited; give it back with `close`."""
+        """A ticket for one stream, or StreamsFull / RateLimited; give it back with `close`.
+        `address` is the client's as limits count it (`auth.guards.caller_address`)."""
         if self._open >= self._per_worker:
             metrics.RATE_LIMITED.labels("streams_open").inc()
             raise StreamsFull(self._retry_after)
         self._open += 1  # counted before any await, so a crowd cannot overshoot the budget
         ticket = Ticket([], 0.0)
         try:
-            wanted = [(address_subject(address), self._per_address, "address")]
+            wanted = [(address, self._per_address, "address")]
             if customer_id is not None:
                 wanted.append((f"c:{customer_id}", self._per_customer, "customer"))
             for subject, limit, whose in wanted:

@@ -17,14 +17,13 @@ from litestar.params import FromPath
 from litestar.response import Stream
 
 from ticketing.auth.caller import Caller
-from ticketing.auth.guards import RATE_OPT, resolve_caller
+from ticketing.auth.guards import RATE_OPT, caller_address, resolve_caller
 from ticketing.errors import Stopping
 from ticketing.events.service import EventService
 from ticketing.live.budget import StreamBudget, Ticket
 from ticketing.live.feed import LiveFeed
 from ticketing.live.view import Availability, EventView, Listener
 from ticketing.observe import metrics
-from ticketing.observe.edge import CLIENT_KEY
 from ticketing.settings import Settings
 from ticketing.web.direct import direct
 from ticketing.web.idempotency import Answer, json_answer
@@ -153,7 +152,7 @@ class LiveController(Controller):
         view = await live.view(event_id)
         caller = await resolve_caller(request)
         budget: StreamBudget = state.streams
-        ticket = await budget.open_stream(str(request.scope.get(CLIENT_KEY)), caller.customer_id)
+        ticket = await budget.open_stream(caller_address(request), caller.customer_id)
         try:
             listener = live.listen(view, request.headers.get("last-event-id"))
         except BaseException:

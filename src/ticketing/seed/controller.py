@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from ticketing.auth.caller import Caller
-from ticketing.auth.guards import RATE_OPT, customer_only
+from ticketing.auth.guards import RATE_OPT, caller_address, customer_only
 from ticketing.seatview.schemas import Seat
 from ticketing.seed.schemas import SeatStatusChange
 from ticketing.seed.service import SeedService
@@ -27,7 +27,9 @@ async def direct_change_seat(
     `Body[SeatStatusChange]` does."""
     seed: SeedService = request.app.state.seed
     change = decode_body(await request.body(), SeatStatusChange)
-    return json_answer(await seed.change_seat(event_id, seat_id, change, caller))
+    return json_answer(
+        await seed.change_seat(event_id, seat_id, change, caller, caller_address(request))
+    )
 
 
 class SeedSeatController(Controller):
@@ -44,6 +46,7 @@ class SeedSeatController(Controller):
     )
     async def change_seat(
         self,
+        request: Request[Any, Any, Any],
         event_id: FromPath[UUID],
         seat_id: FromPath[UUID],
         data: JSONBody[SeatStatusChange],
@@ -51,4 +54,4 @@ class SeedSeatController(Controller):
         seed: NamedDependency[SeedService],
     ) -> Seat:
         """Hold (`ON_HOLD`), confirm (`RESERVED`) or release (`OPEN`) one seat, as the seed did."""
-        return await seed.change_seat(event_id, seat_id, data, caller)
+        return await seed.change_seat(event_id, seat_id, data, caller, caller_address(request))

@@ -30,7 +30,12 @@ class SeedService:
         self._reservations = reservations
 
     async def change_seat(
-        self, event_id: UUID, seat_id: UUID, change: SeatStatusChange, caller: Caller
+        self,
+        event_id: UUID,
+        seat_id: UUID,
+        change: SeatStatusChange,
+        caller: Caller,
+        address: str = "",
     ) -> Seat:
         """One read at most: holding is the hold script alone (its answer carries the seat);
         confirming and releasing read the seat and its hold once, then act."""
@@ -38,7 +43,9 @@ class SeedService:
             raise Forbidden("customerId must be the customer of the token")
         if change.status == "ON_HOLD":
             try:
-                hold = await self._holds.create(event_id, caller, HoldCreate(seat_ids=[seat_id]))
+                hold = await self._holds.create(
+                    event_id, caller, HoldCreate(seat_ids=[seat_id]), address
+                )
             except ValidationFailed:  # (the one seat named is not a seat of this event)
                 raise NotFound.of("seat", seat_id) from None
             return hold.seats[0]

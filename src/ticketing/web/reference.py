@@ -144,6 +144,8 @@ OPERATIONS: dict[str, Entry] = {
             "404 NOT_FOUND for an unknown event",
             "409 SEATS_UNAVAILABLE (with unavailableSeatIds) when a seat is taken; nothing held",
             "409 LIMIT_EXCEEDED past maxNumSeats held plus reserved",
+            "409 ADDRESS_LIMIT_EXCEEDED when the client's address (IPv6 /64) already holds its "
+            "share of the event (5 % by default, at least 2 x maxNumSeats)",
             "409 SALES_CLOSED outside the sales window",
             "409 IDEMPOTENCY_KEY_REUSED: the same key with another body; "
             "409 IDEMPOTENCY_IN_PROGRESS while the first request with it runs",
@@ -179,7 +181,8 @@ OPERATIONS: dict[str, Entry] = {
         (
             "403 FORBIDDEN for another customerId",
             "404 NOT_FOUND",
-            "409 SEATS_UNAVAILABLE, 409 LIMIT_EXCEEDED, 409 SALES_CLOSED (ON_HOLD)",
+            "409 SEATS_UNAVAILABLE, 409 LIMIT_EXCEEDED, 409 ADDRESS_LIMIT_EXCEEDED, "
+            "409 SALES_CLOSED (ON_HOLD)",
             "409 HOLD_EXPIRED (RESERVED without a live hold on the seat)",
         ),
         example={"customerId": "<your customer id>", "status": "ON_HOLD"},

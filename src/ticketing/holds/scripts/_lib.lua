@@ -17,6 +17,7 @@
 --   held      HASH  seat id -> hold id
 --   expiry    ZSET  hold id -> expiry (or fence deadline), ms since the epoch
 --   custheld  HASH  customer id -> seats held in this event
+--   addrheld  HASH  client address (IPv4, IPv6 /64) -> seats held from it in this event
 --   holds     HASH  hold id -> JSON {c: customer, s: [seats], t0: created, t: expires,
 --                                    h: hold seconds, f: 1 while fenced for confirmation}
 --   seq       STRING the event's change counter
@@ -142,6 +143,9 @@ local function drop_hold(id, rec)
   end
   if redis.call('HINCRBY', K.custheld, rec.c, -#rec.s) <= 0 then
     redis.call('HDEL', K.custheld, rec.c)
+  end
+  if rec.a and redis.call('HINCRBY', K.addrheld, rec.a, -#rec.s) <= 0 then
+    redis.call('HDEL', K.addrheld, rec.a)
   end
   redis.call('HDEL', K.holds, id)
   redis.call('ZREM', K.expiry, id)

@@ -1,12 +1,15 @@
 -- Hold seats for a customer, all or nothing, in one atomic step.
--- ARGV: 2 hold id, 3 customer id, 4 index ttl (seconds, '0' for none), 5 mode: 'ids' then
---       6.. seat ids, or 'best' then 6 quantity, 7 section ('' for any), 8 adjacent ('1'/'0')
+-- ARGV: 2 hold id, 3 customer id, 4 index ttl (seconds, '0' for none), 5 the client's address
+--       ('' for none), 6 the share of the event's seats one address may hold at once, in
+--       percent ('0' for no bound; never fewer than 2 x maxNumSeats), 7 mode: 'ids' then
+--       8.. seat ids, or 'best' then 8 quantity, 9 section ('' for any), 10 adjacent ('1'/'0')
 -- KEYS[EXTRA + 1], [EXTRA + 2] and [EXTRA + 3], with an index ttl (one Redis, no cluster):
 --       hold:<id>, cholds:<customer> and holds:due (the sweeper's events by next expiry),
 --       written here so that a hold is one round trip (on a cluster the service writes them).
 -- Returns {'OK', expires, created, sequence, seat, details, seat, details...} (details as in `seats`,
 --         so the answer needs no PostgreSQL) | {'NO_MIRROR'} | {'UNKNOWN', seat...}
 --       | {'UNAVAILABLE', seat...} | {'LIMIT', already, max} | {'NONE'}
+--       | {'ADDRESS_LIMIT', held from the address, most it may hold}
 --       | {'CLOSED', sales from ('' for at once), sales until}: outside the sales window
 --
 -- Best available reads the free index (K.free: open seats by rank) a page at a time, never
@@ -23,12 +26,22 @@ if (window[1] ~= '' and now < tonumber(window[1])) or now >= tonumber(window[2])
   return {'CLOSED', window[1], window[2]}
 end
 purge(now)
-local hold_id, customer, index_ttl, mode = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local hold_id, customer, index_ttl = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local address, share, mode = ARGV[5], tonumber(ARGV[6]), ARGV[7]
 local max = tonumber(redis.call('HGET', K.meta, 'max'))
 local already = tonumber(redis.call('HGET', K.custheld, customer) or '0')
   + tonumber(redis.call('HGET', K.rescount, customer) or '0')
 local function over_limit(n)
   return already + n > max
+end
+-- The customer's limit first, then the address's share of the event.
+local function refused(n)
+  if over_limit(n) then return {'LIMIT', tostring(already), tostring(max)} end
+  if address == '' or share <= 0 then return nil end
+  local most = math.max(2 * max, math.floor(redis.call('HLEN', K.seats) * share / 100))
+  local from = tonumber(redis.call('HGET', K.addrheld, address) or '0')
+  if from + n > most then return {'ADDRESS_LIMIT', tostring(from), tostring(most)} end
+  return nil
 end
 
 local PAGE = 256  -- free seats read per call
@@ -114,7 +127,7 @@ end
 local chosen = {}
 if mode == 'ids' then
   local unknown, taken = {}, {}
-  for i = 6, #ARGV do
+  for i = 8, #ARGV do
     local seat = ARGV[i]
     if redis.call('HEXISTS', K.seats, seat) == 0 then
       unknown[#unknown + 1] = seat
@@ -125,13 +138,15 @@ if mode == 'ids' then
   end
   if #unknown > 0 then table.insert(unknown, 1, 'UNKNOWN'); return unknown end
   if #taken > 0 then table.insert(taken, 1, 'UNAVAILABLE'); return taken end
-  if over_limit(#chosen) then return {'LIMIT', tostring(already), tostring(max)} end
+  local refusal = refused(#chosen)
+  if refusal then return refusal end
 else
-  local quantity, section = tonumber(ARGV[6]), ARGV[7]
-  if over_limit(quantity) then return {'LIMIT', tostring(already), tostring(max)} end
+  local quantity, section = tonumber(ARGV[8]), ARGV[9]
+  local refusal = refused(quantity)
+  if refusal then return refusal end
   if redis.call('ZCARD', K.free) < quantity then return {'NONE'} end
   local seated = redis.call('HGET', K.meta, 'ga') ~= '1'
-  if ARGV[8] == '1' and seated then
+  if ARGV[10] == '1' and seated then
     chosen = side_by_side(quantity, section)
   else
     chosen = anywhere(quantity, section, seated)
@@ -143,8 +158,12 @@ local seconds = tonumber(redis.call('HGET', K.meta, 'hold'))
 local expires = now + seconds * 1000
 for _, seat in ipairs(chosen) do redis.call('HSET', K.held, seat, hold_id) end
 unfree(chosen)
-redis.call('HSET', K.holds, hold_id,
-  cjson.encode({c = customer, s = chosen, t0 = now, t = expires, h = seconds, f = 0}))
+local record = {c = customer, s = chosen, t0 = now, t = expires, h = seconds, f = 0}
+if address ~= '' then
+  record.a = address
+  redis.call('HINCRBY', K.addrheld, address, #chosen)
+end
+redis.call('HSET', K.holds, hold_id, cjson.encode(record))
 redis.call('ZADD', K.expiry, expires, hold_id)
 redis.call('HINCRBY', K.custheld, customer, #chosen)
 redis.call('HSET', K.meta, 'used', now)  -- (an unused mirror is let go: sweep.lua)
