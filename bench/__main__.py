@@ -25,7 +25,8 @@ Scenarios:
   d  reads of a 1,000-seat event: seat list, availability, open count
   e  a mixed flow: browse, hold, extend, then confirm or release
   i  a box office with a past: --history (3,000) past events of 1,000 seats written in;
-     idle CPU and memory of every process, and a burst on new events, before and after
+     idle CPU and memory of every process, and the onsale scenarios (warm and cold bursts,
+     hot events, a fan's reads) before and after, each against a floor read beside it
 
 Every line gives CPU milliseconds per request: the service's process tree, PostgreSQL and
 Redis, read from /proc before and after (wrk's own left out), so a gain shows as work saved.
@@ -990,39 +991,85 @@ class Bench:
                 "UPDATE events SET sales_end_at = NULL WHERE id = ANY($1::uuid[])", events
             )
 
-    async def history(self, server: Server, customers: list[Customer], n: int) -> None:
+    async def history(
+        self, server: Server, floor: Server, customers: list[Customer], n: int
+    ) -> None:
         """(i) A box office with a past. Idle cost (CPU and resident memory of every process,
-        no request in flight) and a hold burst over 100 new events, first as the database
-        is, then with `n` more past events of 1,000 seats (holds that came and went, a sale
-        each) written in, then once more after the sweeper's pass over every event (which
-        lets the past events' mirrors go)."""
+        no request in flight) and the onsale scenarios (a warm and a cold burst over 100 new
+        events, hot events through their sell-out, a fan's reads), first as the database is,
+        then with `n` more past events of 1,000 seats (holds that came and went, a sale each)
+        written in and after the sweeper's pass over every event (which lets the past
+        events' mirrors go). Each scenario is measured next to the floor's bare read, and it
+        is that ratio which is compared before and after: this machine's speed drifts more
+        between the two halves than the database's size should move anything."""
         data = Data(self.stack, server.base_url)
+        bare = write_lines(
+            self.scratch / "bare.tsv", [("GET", f"/events/{uuid.uuid4()}/read", "", "")]
+        )
 
-        async def burst(tag: str) -> Result:
-            events = await data.events(100)
-            await data.warm(events)
+        async def pairs_of(events: list[str]) -> list[tuple[str, str, str]]:
             seats = await data.seats(events)
             per_event = [
                 [(e, ids[i], ids[i + 1]) for i in range(0, len(ids) - 1, 2)]
                 for e, ids in seats.items()
             ]
-            interleaved = [p for group in zip(*per_event, strict=True) for p in group]
-            lines = [
-                ("POST", f"/events/{e}/holds", customers[n % len(customers)].token,
+            return [p for group in zip(*per_event, strict=True) for p in group]
+
+        def hold_lines(pairs: list[tuple[str, str, str]]) -> list[tuple[str, str, str, str]]:
+            return [
+                ("POST", f"/events/{e}/holds", customers[k % len(customers)].token,
                  json.dumps({"seatIds": [x, y]}, separators=(",", ":")))
-                for n, (e, x, y) in enumerate(interleaved)
+                for k, (e, x, y) in enumerate(pairs)
             ]  # fmt: skip
-            path = write_lines(self.scratch / "history.tsv", lines)
-            res = drive(server, f"i burst on new events, {tag}", "replay.lua", [str(path), "2"],
-                        connections=128, seconds=4)  # fmt: skip
-            res.verdict = verdict(
-                [] if bad_statuses(res, {"201"}) == 0 else ["answers not 201"], "every hold 201"
-            )
+
+        async def scenario(name: str, tag: str, path: Path, ok: set[str], conns: int) -> float:
+            """The scenario's throughput over the floor read's, measured in turns."""
+            res = drive(server, f"i {name}, {tag}", "replay.lua", [str(path), "2"],
+                        connections=conns, seconds=4)  # fmt: skip
+            ref = drive(floor, f"i floor read beside {name}, {tag}", "replay.lua",
+                        [str(bare), "1"], connections=64, seconds=2)  # fmt: skip
+            bad = bad_statuses(res, ok)
+            five = sum(c for s, c in res.statuses.items() if s.startswith("5"))
+            failures: list[str] = []
+            check(bad == 0, f"{bad} answers not {' or '.join(sorted(ok))}", failures)
+            check(five == 0, f"{five} answers 5xx", failures)
+            res.verdict = verdict(failures, f"every answer {' or '.join(sorted(ok))}")
             self.show(res)
-            return res
+            return res.rate / ref.rate if ref.rate else 0.0
+
+        async def suite(tag: str) -> dict[str, float]:
+            found: dict[str, float] = {}
+            warm = await data.events(100)
+            await data.warm(warm)
+            path = write_lines(self.scratch / "i-warm.tsv", hold_lines(await pairs_of(warm)))
+            found["warm burst"] = await scenario("warm burst", tag, path, {"201"}, 128)
+            cold = await data.events(100)  # built as they are created, never held yet
+            path = write_lines(self.scratch / "i-cold.tsv", hold_lines(await pairs_of(cold)))
+            found["cold burst"] = await scenario("cold burst", tag, path, {"201"}, 128)
+            hot = await data.events(3, maxNumSeats=6, seatHoldTime=600)
+            await data.warm(hot)
+            seats = await data.seats(hot)
+            rng = random.Random(7)
+            lines = [
+                ("POST", f"/events/{e}/holds", customers[rng.randrange(len(customers))].token,
+                 json.dumps({"quantity": 2} if k % 2 else {"seatIds": rng.sample(seats[e], 2)}))
+                for e in hot for k in range(1500)
+            ]  # fmt: skip
+            path = write_lines(self.scratch / "i-hot.tsv", lines)
+            found["hot events"] = await scenario("hot events", tag, path, {"201", "409"}, 64)
+            event, seat_ids = await self.busy_event(server, customers)
+            for label, target in (
+                ("open count", f"/events/{event}/open-count"),
+                ("one seat", f"/seats/{seat_ids[1]}"),
+                ("availability", f"/events/{event}/availability"),
+                ("seat page", f"/events/{event}/seats?limit=200"),
+            ):
+                path = write_lines(self.scratch / "i-read.tsv", [("GET", target, "", "")])
+                found[label] = await scenario(label, tag, path, {"200"}, 64)
+            return found
 
         async def idle(tag: str) -> dict[str, tuple[float, float]]:
-            await asyncio.sleep(3)  # (what the burst left in flight)
+            await asyncio.sleep(3)  # (what the scenarios left in flight)
             found = idle_cost(server)
             async with Probe(self.stack) as probe:
                 info = await probe.redis.call(lambda c: c.custom_command(["INFO", "memory"]))
@@ -1037,8 +1084,8 @@ class Bench:
 
         async with Probe(self.stack) as probe:
             events_before = await probe.pg.fetchval("SELECT count(*) FROM events")
-        first = await burst(f"{events_before:,} events in the database")
         idle_first = await idle(f"with {events_before:,} events")
+        first = await suite(f"{events_before:,} events")
         started = time.monotonic()
         await self.fill_history(server, customers, n)
         filled = time.monotonic() - started
@@ -1048,15 +1095,20 @@ class Bench:
             sweeper = Sweeper(probe.engine, probe.redis, HoldEvents(), _no_settling)
             await sweeper.sweep_every()
         idle_after = await idle(f"with {events_before + n:,} events, after the sweeper's pass")
-        second = await burst(f"{events_before + n:,} events in the database")
-        self.note(second, f"with {n:,} more past events / before: {second.rate / first.rate:.2f}"
-                          f" of the throughput, p99 {second.p99 / first.p99:.2f} x")  # fmt: skip
+        second = await suite(f"{events_before + n:,} events")
+        last = self.results[-1]
+        for name, before in first.items():
+            after = second[name]
+            ratio = after / before if before else 0.0
+            self.note(last, f"{name}, with {n:,} more past events / before (each against the"
+                            f" floor read beside it): {ratio:.2f}"
+                            f"{'' if ratio >= 0.9 else '  BELOW 0.9'}")  # fmt: skip
         for group, (cpu, mb) in idle_after.items():
             was_cpu, was_mb = idle_first.get(group, (0.0, 0.0))
             full_cpu, full_mb = idle_full[group]
-            self.note(second, f"{group} idle: {was_cpu:.1f}% -> {cpu:.1f}% of a core"
-                              f" ({full_cpu:.1f}% before the pass); resident"
-                              f" {was_mb:,.0f} -> {mb:,.0f} MB ({full_mb:,.0f} MB)")  # fmt: skip
+            self.note(last, f"{group} idle: {was_cpu:.1f}% -> {cpu:.1f}% of a core"
+                            f" ({full_cpu:.1f}% before the pass); resident"
+                            f" {was_mb:,.0f} -> {mb:,.0f} MB ({full_mb:,.0f} MB)")  # fmt: skip
 
     async def mixed(self, server: Server, customers: list[Customer]) -> None:
         data = Data(self.stack, server.base_url)
@@ -1161,7 +1213,7 @@ def main() -> None:
                 for label in ("new", "lost"):
                     asyncio.run(bench.cold(server, customers, 2, label))
             if "i" in only:
-                asyncio.run(bench.history(server, customers, args.history))
+                asyncio.run(bench.history(server, floor, customers, args.history))
             if "h" in only:
                 spread = [r for r in bench.results if r.name.startswith("a hold burst: service")]
                 middle = sorted(spread, key=lambda r: r.rate)[len(spread) // 2] if spread else None

@@ -42,6 +42,8 @@ from ticketing.live.controller import LiveController, OpenCountController
 from ticketing.live.feed import LiveFeed
 from ticketing.observe import logs, metrics
 from ticketing.observe.edge import Edge
+from ticketing.queue.controller import EventQueueController, QueueEntryController
+from ticketing.queue.service import QueueService
 from ticketing.reservations.controller import (
     CustomerReservationsController,
     EventReservationsController,
@@ -144,6 +146,8 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
         sampler = asyncio.create_task(_sample_pool(db))
         audit = AuditService(db, holds)
         auditor = asyncio.create_task(audit.run(lambda: sweep.leading))
+        queue = QueueService(db, holds)
+        admitter = asyncio.create_task(queue.run(lambda: sweep.leading))
         warmer = asyncio.create_task(holds.keep_warm(lambda: sweep.leading))
         live = LiveFeed(redis, holds)
         live.start()
@@ -172,6 +176,7 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
         state.seed = SeedService(seats, holds, reservations)
         state.sweeper = sweep
         state.audit = audit
+        state.queue = queue
         state.idempotency = Idempotency(redis)
         state.live = live
         state.streams = streams
@@ -190,7 +195,7 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
             yield
         finally:
             await live.close()
-            for task in (sweeper, sampler, auditor, warmer):
+            for task in (sweeper, sampler, auditor, warmer, admitter):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -220,6 +225,8 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
             LiveController,
             OpenCountController,
             AuditController,
+            EventQueueController,
+            QueueEntryController,
             HealthController,
             MetricsController,
             create_static_files_router(
@@ -236,6 +243,7 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
             "reservations": from_state("reservations"),
             "seed": from_state("seed"),
             "audit": from_state("audit"),
+            "queue": from_state("queue"),
             "idempotency": from_state("idempotency"),
             "live": from_state("live"),
             "settings": from_state("settings"),

@@ -71,6 +71,9 @@ CASES = {
         "GET", "/events/{event}/reservations", None, (401, 403, 403, 200)
     ),
     "audit": Case("GET", "/events/{event}/audit", None, (401, 403, 403, 200)),
+    # (The event has no waiting room: a customer joining it is told so.)
+    "join queue": Case("POST", "/events/{event}/queue", None, (401, 409, 409, 403)),
+    "queue counts": Case("GET", "/events/{event}/queue", None, (401, 403, 403, 200)),
     "open count": Case("GET", "/events/{event}/open-count", None, (200, 200, 200, 200)),
     "seed seat route": Case(
         "PATCH",

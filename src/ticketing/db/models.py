@@ -27,7 +27,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 metadata = MetaData(
     naming_convention={
@@ -64,6 +64,9 @@ events = Table(
     # event's own time).
     Column("sales_start_at", DateTime(timezone=True)),
     Column("sales_end_at", DateTime(timezone=True)),
+    # The waiting room: null for none, else {enabled, admitPerMinute, admissionSeconds,
+    # opensBeforeSeconds} as the API shows it.
+    Column("waiting_room", JSONB),
     CheckConstraint(
         "sales_start_at IS NULL OR sales_start_at < coalesce(sales_end_at, event_at)",
         name="sales_window_ordered",

@@ -25,11 +25,13 @@ class EventRecord:
     updated_at: datetime
     sales_start_at: datetime | None
     sales_end_at: datetime | None  # as stored: None means the event's own time
+    waiting_room: str | None  # JSON as the API shows it, or None
 
 
 _COLUMNS = (
     "id, event_name, event_location, event_at, num_seats, max_num_seats, seat_hold_time,"
-    " assigned_seating, version, created_at, updated_at, sales_start_at, sales_end_at"
+    " assigned_seating, version, created_at, updated_at, sales_start_at, sales_end_at,"
+    " waiting_room::text"
 )
 
 # Columns a PATCH may change, by the Python name the service uses.
@@ -42,6 +44,7 @@ UPDATABLE = {
     "seat_hold_time": "seat_hold_time",
     "sales_start_at": "sales_start_at",
     "sales_end_at": "sales_end_at",
+    "waiting_room": "waiting_room",
 }
 
 
@@ -62,11 +65,13 @@ async def insert(
     assigned_seating: bool,
     sales_start_at: datetime | None = None,
     sales_end_at: datetime | None = None,
+    waiting_room: str | None = None,
 ) -> EventRecord:
     row = await conn.fetchrow(
         f"INSERT INTO events (id, event_name, event_location, event_at, num_seats,"
-        f" max_num_seats, seat_hold_time, assigned_seating, sales_start_at, sales_end_at)"
-        f" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {_COLUMNS}",
+        f" max_num_seats, seat_hold_time, assigned_seating, sales_start_at, sales_end_at,"
+        f" waiting_room) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)"
+        f" RETURNING {_COLUMNS}",
         event_id,
         event_name,
         event_location,
@@ -77,6 +82,7 @@ async def insert(
         assigned_seating,
         sales_start_at,
         sales_end_at,
+        waiting_room,
     )
     return _record(row)
 
@@ -128,7 +134,8 @@ async def update(
     args: list[Any] = [event_id]
     for name, value in changes.items():
         args.append(value)
-        sets.append(f"{UPDATABLE[name]} = ${len(args)}")
+        cast = "::jsonb" if name == "waiting_room" else ""
+        sets.append(f"{UPDATABLE[name]} = ${len(args)}{cast}")
     if seats_added:
         args.append(seats_added)
         sets.append(f"num_seats = num_seats + ${len(args)}")

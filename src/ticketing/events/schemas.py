@@ -29,6 +29,16 @@ class SeatingIn(Schema):
             raise ValueError(f"price: {problem}")
 
 
+class WaitingRoom(Schema):
+    """An event's waiting room (API.md v2): fans join before the sale, get a fair place, and
+    are admitted at `admitPerMinute`, never more at once than there are open seats."""
+
+    enabled: bool = False
+    admit_per_minute: Annotated[int, Meta(ge=1, le=100_000)] = 1000
+    admission_seconds: Annotated[int, Meta(ge=30, le=3600)] = 300
+    opens_before_seconds: Annotated[int, Meta(ge=0, le=86_400)] = 1800
+
+
 class EventCreate(Schema):
     event_name: Name
     event_location: Name
@@ -39,6 +49,7 @@ class EventCreate(Schema):
     seating: SeatingIn | None = None
     sales_start_at: AwareTime | None = None
     sales_end_at: AwareTime | None = None
+    waiting_room: WaitingRoom | None = None
 
 
 class EventPatch(Schema):
@@ -50,6 +61,7 @@ class EventPatch(Schema):
     seat_hold_time: HoldTime | UnsetType = UNSET
     sales_start_at: AwareTime | UnsetType | None = UNSET  # null: on sale at once
     sales_end_at: AwareTime | UnsetType | None = UNSET  # null: until the event's own time
+    waiting_room: WaitingRoom | UnsetType | None = UNSET  # null: none
 
 
 class SeatCounts(Schema):
@@ -72,6 +84,7 @@ class Event(Schema):
     updated_at: datetime
     sales_start_at: datetime | None = None  # null: on sale from creation
     sales_end_at: datetime | None = None  # eventDateTimeStamp unless set (and follows it)
+    waiting_room: WaitingRoom | None = None
     availability: SeatCounts | UnsetType = UNSET
 
 

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
 
+import msgspec
+
 from ticketing.db.database import Database
 from ticketing.errors import Conflict, FieldError, NotFound, ValidationFailed, VersionConflict
 from ticketing.events import repository as events_repo
@@ -16,6 +18,7 @@ from ticketing.events.schemas import (
     EventList,
     EventPatch,
     SeatCounts,
+    WaitingRoom,
 )
 from ticketing.holds.service import HoldService
 from ticketing.seats import layout
@@ -38,10 +41,19 @@ def event_view(record: EventRecord, availability: SeatCounts | None = None) -> E
         updated_at=record.updated_at.astimezone(UTC),
         sales_start_at=_utc(record.sales_start_at),
         sales_end_at=_utc(record.sales_end_at or record.event_at),
+        waiting_room=_room(record.waiting_room),
     )
     if availability is not None:
         view.availability = availability
     return view
+
+
+def _room(stored: str | None) -> WaitingRoom | None:
+    return None if stored is None else msgspec.json.decode(stored, type=WaitingRoom)
+
+
+def _stored_room(room: WaitingRoom | None) -> str | None:
+    return None if room is None else msgspec.json.encode(room).decode()
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -127,6 +139,7 @@ class EventService:
                 assigned_seating=assigned,
                 sales_start_at=_to_ms(body.sales_start_at),
                 sales_end_at=_to_ms(body.sales_end_at),
+                waiting_room=_stored_room(body.waiting_room),
             )
             await self._seats.insert_for_event(conn, record.id, assigned, planned)
         self._holds.prepare(record.id)  # its first fans find the mirror built
@@ -171,6 +184,8 @@ class EventService:
         for bound in ("sales_start_at", "sales_end_at"):
             if bound in changes:
                 changes[bound] = _to_ms(changes[bound])  # type: ignore[arg-type]
+        if "waiting_room" in changes:
+            changes["waiting_room"] = _stored_room(changes["waiting_room"])  # type: ignore[arg-type]
         async with self._db.transaction() as conn:
             record = await events_repo.get(conn, event_id, for_update=True)
             if record is None:

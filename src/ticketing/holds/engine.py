@@ -44,6 +44,7 @@ from ticketing.holds.keys import (
     customer_holds_key,
     hold_key,
     lua_prelude,
+    queue_entry_key,
 )
 from ticketing.holds.models import (
     AddressLimit,
@@ -61,8 +62,12 @@ from ticketing.holds.models import (
     LiveHold,
     MirrorSnapshot,
     NoneAvailable,
+    NotAdmitted,
     NotOwner,
     PlacedHold,
+    QueueClosed,
+    QueueCounts,
+    QueueEntry,
     SalesClosed,
     SeatDetails,
     SeatsUnavailable,
@@ -82,6 +87,7 @@ EXPIRED_BATCH = 500  # expired holds a sweep hands on at most, per event
 # How long a hold's index entries live: past its longest life (three hold times of at most
 # an hour each) and a confirmation's fence.
 INDEX_TTL_SECONDS = 3 * 3600 + 120
+QUEUE_ENTRY_TTL = ExpirySet(ExpiryType.SEC, 7 * 86_400)  # an entry id's event, for polls
 
 # A build of a mirror takes the event's build lock for at most this long; the others wait
 # that long for the mirror, looking every BUILD_POLL_SECONDS, then try the lock themselves.
@@ -186,6 +192,61 @@ class HoldEngine:
             return "0", []
         return str(INDEX_TTL_SECONDS), [hold_key(hold_id), customer_holds_key(customer_id), DUE]
 
+    # --- the waiting room (scripts queue_*.lua, state in the event's slot) -----------------
+
+    async def queue_configure(
+        self, event_id: UUID, *, on: bool, rate: int, window_ms: int, opens_ms: int, start_ms: int
+    ) -> None:
+        await self._run(
+            "queue_config", event_id, "1" if on else "0", str(rate), str(window_ms),
+            str(opens_ms), str(start_ms),
+        )  # fmt: skip
+
+    async def queue_join(
+        self, event_id: UUID, entry_id: UUID, customer_id: UUID, draw: int
+    ) -> tuple[bool, QueueEntry]:
+        """Join: (joined now, the entry); QueueClosed when it is off or not open yet."""
+        reply = await self._run("queue_join", event_id, str(entry_id), str(customer_id), str(draw))
+        if reply[0] == "OFF":
+            raise QueueClosed(None)
+        if reply[0] == "NOT_OPEN":
+            raise QueueClosed(int(reply[1]))
+        rate = await self._redis.call(lambda c: c.hget(event_keys(event_id).qmeta, "rate"))
+        entry = _entry(str(customer_id), reply[1:], int(rate or 0))
+        await self._redis.call(
+            lambda c: c.set(queue_entry_key(entry.entry_id), str(event_id), expiry=QUEUE_ENTRY_TTL)
+        )
+        return reply[0] == "OK", entry
+
+    async def queue_event(self, entry_id: UUID) -> UUID | None:
+        raw = await self._redis.call(lambda c: c.get(queue_entry_key(entry_id)))
+        return UUID(raw.decode()) if raw else None
+
+    async def queue_entry(self, event_id: UUID, entry_id: UUID) -> QueueEntry | None:
+        reply = await self._run("queue_entry", event_id, str(entry_id))
+        if reply[0] != "OK":
+            return None
+        return _entry(reply[1], reply[2:8], int(reply[8]))
+
+    async def queue_leave(self, event_id: UUID, entry_id: UUID, customer_id: UUID) -> bool:
+        """Leave; False when the entry is not this customer's (or gone)."""
+        reply = await self._run("queue_leave", event_id, str(entry_id), str(customer_id))
+        return reply[0] == "OK"
+
+    async def queue_admit(self, event_id: UUID, tick_ms: int) -> tuple[int, int, bool]:
+        """One admission step: (admitted now, still waiting, sold out)."""
+        reply = await self._with_mirror(event_id, "queue_admit", str(tick_ms))
+        if reply[0] == "OFF":
+            return 0, 0, False
+        return int(reply[1]), int(reply[2]), reply[3] == "1"
+
+    async def queue_counts(self, event_id: UUID) -> QueueCounts:
+        r = await self._run("queue_counts", event_id)
+        return QueueCounts(
+            r[0] == "1", int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), int(r[6]),
+            int(r[7]), int(r[8]), r[9] == "1",
+        )  # fmt: skip
+
     async def mirrored(self, event_id: UUID) -> bool:
         return (await self._run("mirrored", event_id))[0] == "1"
 
@@ -287,6 +348,7 @@ class HoldEngine:
             str(snapshot.starts_ms),
             "" if snapshot.sales_from_ms is None else str(snapshot.sales_from_ms),
             str(snapshot.sales_until_ms),
+            "1" if snapshot.waiting_room else "0",
         )
         if loaded[0] == "-1":
             return  # dropped meanwhile: read again
@@ -407,6 +469,8 @@ class HoldEngine:
             raise AddressLimit(int(reply[1]), int(reply[2]))
         if status == "NONE":
             raise NoneAvailable()
+        if status == "NOT_ADMITTED":
+            raise NotAdmitted()
         if status == "CLOSED":
             raise SalesClosed(int(reply[1]) if reply[1] else None, int(reply[2]))
         raise EventUnknown(status)
@@ -615,3 +679,27 @@ class HoldEngine:
     async def swept_events(self) -> list[UUID]:
         members = await self._redis.call(lambda c: c.smembers(SWEEP_SET))
         return [UUID(m.decode()) for m in members]
+
+
+_STATES = {
+    "W": "WAITING",
+    "A": "ADMITTED",
+    "D": "DONE",
+    "E": "EXPIRED",
+    "L": "DONE",
+    "S": "SOLD_OUT",
+}
+
+
+def _entry(customer_id: str, view: list[str], rate: int) -> QueueEntry:
+    entry_id, state, place, ahead, until, joined = view[:6]
+    return QueueEntry(
+        entry_id,
+        customer_id,
+        _STATES[state],
+        int(place) if place else None,
+        int(ahead) if ahead else None,
+        int(until) if until != "0" else None,
+        int(joined),
+        rate,
+    )

@@ -39,6 +39,11 @@ def hold_key(hold_id: UUID | str) -> str:
     return f"hold:{hold_id}"
 
 
+def queue_entry_key(entry_id: UUID | str) -> str:
+    """waiting-room entry id -> its event id (for /queue/{id})."""
+    return f"qent:{entry_id}"
+
+
 def customer_holds_key(customer_id: UUID | str) -> str:
     """A customer's holds, as `eventId/holdId` members (for seatsOnHold)."""
     return f"cholds:{customer_id}"
@@ -84,6 +89,15 @@ class EventKeys:
     # HASH client address (IPv4, or IPv6 /64) -> seats held from it in this event, so that
     # one address cannot take a large share of one event however many customers it signs up
     addrheld: str
+    # The waiting room (API.md v2), kept apart from the mirror: dropping a mirror loses no
+    # fan's place. qmeta HASH: on, rate (per minute), window (ms), opens, start (ms), head (next
+    # place in qorder to admit), tokens, last (ms), arrivals, sold_out, and counters n_w, n_a,
+    # n_au (admitted, not yet holding), n_d, n_e, n_l
+    qmeta: str
+    qorder: str  # ZSET customer by place: random before the start, arrival order after
+    qentry: str  # HASH customer -> JSON {i: entry id, j: joined, s: W/A/D/E/L, h: 1 once held}
+    qids: str  # HASH entry id -> customer
+    qadmitted: str  # ZSET customer -> admitted until (ms), for the admitted now
 
     @classmethod
     def of(cls, event_id: UUID | str) -> EventKeys:

@@ -25,6 +25,35 @@ class MirrorSnapshot:
     starts_ms: int = 1 << 62  # when the event takes place (ms since the epoch)
     sales_from_ms: int | None = None  # the sales window: None for at once ...
     sales_until_ms: int = 1 << 62  # ... until this (the event's own time unless set)
+    waiting_room: bool = False  # only admitted fans may hold
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    """A fan's place in an event's waiting room as Redis has it now."""
+
+    entry_id: str
+    customer_id: str
+    state: str  # WAITING, ADMITTED, EXPIRED, DONE, SOLD_OUT
+    place: int | None  # None before the places are drawn (the sales start)
+    ahead: int | None
+    until_ms: int | None  # while ADMITTED
+    joined_ms: int
+    rate: int  # admissions per minute
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    on: bool
+    rate: int
+    joined: int
+    waiting: int
+    admitted: int
+    done: int
+    expired: int
+    left: int
+    next_place: int
+    sold_out: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +201,18 @@ class AddressLimit(HoldRefused):
         super().__init__(held, most)
         self.held = held
         self.most = most
+
+
+class NotAdmitted(HoldRefused):
+    """The event's waiting room has not admitted this customer (or its admission ran out)."""
+
+
+class QueueClosed(Exception):
+    """The event has no waiting room on (opens None), or it opens at `opens` (ms)."""
+
+    def __init__(self, opens: int | None) -> None:
+        super().__init__(opens)
+        self.opens = opens
 
 
 class SalesClosed(HoldRefused):

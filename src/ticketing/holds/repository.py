@@ -19,7 +19,8 @@ async def mirror_snapshot(conn: Connection, event_id: UUID) -> MirrorSnapshot | 
         "SELECT max_num_seats, seat_hold_time, assigned_seating,"
         " (extract(epoch FROM event_at) * 1000)::bigint,"
         " (extract(epoch FROM sales_start_at) * 1000)::bigint,"
-        " (extract(epoch FROM coalesce(sales_end_at, event_at)) * 1000)::bigint"
+        " (extract(epoch FROM coalesce(sales_end_at, event_at)) * 1000)::bigint,"
+        " coalesce((waiting_room->>'enabled')::boolean, false)"
         " FROM events WHERE id = $1 FOR SHARE",
         event_id,
     )
@@ -48,6 +49,7 @@ async def mirror_snapshot(conn: Connection, event_id: UUID) -> MirrorSnapshot | 
         starts_ms=event[3],
         sales_from_ms=event[4],
         sales_until_ms=event[5],
+        waiting_room=event[6],
     )
 
 

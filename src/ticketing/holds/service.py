@@ -223,6 +223,12 @@ class HoldService:
                 code="SEATS_UNAVAILABLE",
                 unavailableSeatIds=[],
             ) from None
+        except m.NotAdmitted:
+            raise Conflict(
+                "This event has a waiting room: join it (POST /events/{id}/queue) and hold"
+                " seats once admitted, before admittedUntil",
+                code="NOT_ADMITTED",
+            ) from None
         except m.AddressLimit as exc:
             metrics.HOLDS_OVER_LIMIT.inc()
             raise Conflict(
@@ -469,6 +475,35 @@ class HoldService:
             expires_at=_time(expires_ms),
             created_at=_time(created_ms),
         )
+
+    # --- the waiting room: its state lives beside the event's holds ----------------------
+
+    async def queue_configure(
+        self, event_id: UUID, *, on: bool, rate: int, window_ms: int, opens_ms: int, start_ms: int
+    ) -> None:
+        await self.engine.queue_configure(
+            event_id, on=on, rate=rate, window_ms=window_ms, opens_ms=opens_ms, start_ms=start_ms
+        )
+
+    async def queue_join(
+        self, event_id: UUID, entry_id: UUID, customer_id: UUID, draw: int
+    ) -> tuple[bool, m.QueueEntry]:
+        return await self.engine.queue_join(event_id, entry_id, customer_id, draw)
+
+    async def queue_event(self, entry_id: UUID) -> UUID | None:
+        return await self.engine.queue_event(entry_id)
+
+    async def queue_entry(self, event_id: UUID, entry_id: UUID) -> m.QueueEntry | None:
+        return await self.engine.queue_entry(event_id, entry_id)
+
+    async def queue_leave(self, event_id: UUID, entry_id: UUID, customer_id: UUID) -> bool:
+        return await self.engine.queue_leave(event_id, entry_id, customer_id)
+
+    async def queue_admit(self, event_id: UUID, tick_ms: int) -> tuple[int, int, bool]:
+        return await self.engine.queue_admit(event_id, tick_ms)
+
+    async def queue_counts(self, event_id: UUID) -> m.QueueCounts:
+        return await self.engine.queue_counts(event_id)
 
     # --- lists of holds (API.md v2) -------------------------------------------------------
 

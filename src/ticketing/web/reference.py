@@ -147,6 +147,7 @@ OPERATIONS: dict[str, Entry] = {
             "409 ADDRESS_LIMIT_EXCEEDED when the client's address (IPv6 /64) already holds its "
             "share of the event (5 % by default, at least 2 x maxNumSeats)",
             "409 SALES_CLOSED outside the sales window",
+            "409 NOT_ADMITTED when the event has a waiting room that has not admitted you",
             "409 IDEMPOTENCY_KEY_REUSED: the same key with another body; "
             "409 IDEMPOTENCY_IN_PROGRESS while the first request with it runs",
         ),
@@ -205,6 +206,23 @@ OPERATIONS: dict[str, Entry] = {
         reads=(LAST_EVENT_ID,),
     ),
     "seat_map": Entry(ANYONE, ("404 NOT_FOUND",)),
+    # the waiting room
+    "join_queue": Entry(
+        CUSTOMER,
+        (
+            "404 NOT_FOUND",
+            "409 NO_QUEUE when the event has no waiting room",
+            "409 QUEUE_NOT_OPEN before salesStartAt - opensBeforeSeconds (with opensAt)",
+            "409 SALES_CLOSED once sales have ended",
+        ),
+        sends=(LOCATION,),
+    ),
+    "queue_counts": Entry(ADMIN, ("404 NOT_FOUND",)),
+    "get_queue_entry": Entry(OWNER_OR_ADMIN, ("404 NOT_FOUND",)),
+    "leave_queue": Entry(
+        "The customer whose entry it is. Another customer gets the 404 of an unknown entry.",
+        ("404 NOT_FOUND",),
+    ),
     # operations
     "audit": Entry(ADMIN, ("404 NOT_FOUND",)),
     "live": Entry("Anyone; never rate limited."),

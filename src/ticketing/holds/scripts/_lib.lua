@@ -28,6 +28,7 @@
 --                   mirror is loaded (load.lua) and registered (register.lua) only if no drop
 --                   came since its builder began to read PostgreSQL
 --   building  STRING the token of the one process building the mirror (engine.py), expiring
+--   qmeta, qorder, qentry, qids, qadmitted: the waiting room (keys.py says each)
 -- ARGV[1] is the event's pub/sub channel; the rest is per script.
 --
 -- Time is the server's clock (TIME), the same for every API process.
@@ -59,7 +60,7 @@ end
 
 -- The mirror's format: a mirror written by an older release (another layout of these
 -- keys) is not present for these scripts, and is rebuilt.
-local MIRROR_FORMAT = '3'  -- 3: meta carries the sales window
+local MIRROR_FORMAT = '4'  -- 3: meta carries the sales window; 4: and wr (waiting room on)
 
 -- Whether the event's mirror is present: loaded, registered with the sweeper, this format.
 local function mirrored()
@@ -194,4 +195,77 @@ local function owned_hold(id, customer, now)
     return nil, {'GONE'}
   end
   return rec, nil
+end
+
+-- The waiting room. An entry's state: W waiting, A admitted, D done (bought, or held and
+-- its admission ran out), E expired (admitted, never held), L left.
+local PRESALE_ORDER = 4503599627370496  -- 2^52: places drawn before the start sort below
+
+-- An admitted fan whose time ran out becomes D (if it held) or E, its slot passed on.
+local function settle_admissions(now)
+  for _, c in ipairs(redis.call('ZRANGEBYSCORE', K.qadmitted, '-inf', now)) do
+    redis.call('ZREM', K.qadmitted, c)
+    local raw = redis.call('HGET', K.qentry, c)
+    if raw then
+      local rec = cjson.decode(raw)
+      if rec.s == 'A' then
+        rec.s = (rec.h == 1) and 'D' or 'E'
+        redis.call('HSET', K.qentry, c, cjson.encode(rec))
+        redis.call('HINCRBY', K.qmeta, 'n_a', -1)
+        redis.call('HINCRBY', K.qmeta, 'n_' .. string.lower(rec.s), 1)
+        if rec.h ~= 1 then redis.call('HINCRBY', K.qmeta, 'n_au', -1) end
+      end
+    end
+  end
+end
+
+-- What a fan's entry says now: {id, state, place ('' before the draw), ahead, until, joined}.
+local function queue_view(customer, rec, now)
+  local state, until_ms = rec.s, '0'
+  if state == 'A' then
+    local u = tonumber(redis.call('ZSCORE', K.qadmitted, customer) or '0')
+    if u > now then until_ms = tostring(u) else state = (rec.h == 1) and 'D' or 'E' end
+  end
+  local place, ahead = '', ''
+  if state == 'W' then
+    local m = redis.call('HMGET', K.qmeta, 'start', 'head', 'sold_out')
+    if now >= tonumber(m[1] or '0') then
+      local rank = redis.call('ZRANK', K.qorder, customer) or 0
+      place = tostring(rank + 1)
+      ahead = tostring(math.max(0, rank - tonumber(m[2] or '0')))
+    end
+    if m[3] == '1' then state = 'S' end
+  end
+  return {rec.i, state, place, ahead, until_ms, tostring(rec.j)}
+end
+
+-- Whether `customer` may hold now; an admitted fan's first hold uses its admission.
+local function admitted(customer, now)
+  if redis.call('HGET', K.meta, 'wr') ~= '1' then return true end
+  local u = tonumber(redis.call('ZSCORE', K.qadmitted, customer) or '0')
+  if u <= now then return false end
+  local raw = redis.call('HGET', K.qentry, customer)
+  if raw then
+    local rec = cjson.decode(raw)
+    if rec.h ~= 1 then
+      rec.h = 1
+      redis.call('HSET', K.qentry, customer, cjson.encode(rec))
+      redis.call('HINCRBY', K.qmeta, 'n_au', -1)
+    end
+  end
+  return true
+end
+
+-- A waiting-room fan who bought is done: its slot passes on at once.
+local function bought(customer)
+  local raw = redis.call('HGET', K.qentry, customer)
+  if not raw then return end
+  local rec = cjson.decode(raw)
+  if rec.s ~= 'A' then return end
+  rec.s = 'D'
+  redis.call('HSET', K.qentry, customer, cjson.encode(rec))
+  redis.call('ZREM', K.qadmitted, customer)
+  redis.call('HINCRBY', K.qmeta, 'n_a', -1)
+  redis.call('HINCRBY', K.qmeta, 'n_d', 1)
+  if rec.h ~= 1 then redis.call('HINCRBY', K.qmeta, 'n_au', -1) end
 end

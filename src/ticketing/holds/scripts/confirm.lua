@@ -9,6 +9,7 @@ if redis.call('EXISTS', K.meta) == 1 then
   redis.call('HINCRBY', K.rescount, rec.c, #rec.s)
 end
 local seats = drop_hold(ARGV[2], rec)
+bought(rec.c)
 local reply = {'OK', tostring(announce('reserved', seats, 'RESERVED')), rec.c}
 for _, seat in ipairs(seats) do reply[#reply + 1] = seat end
 return reply

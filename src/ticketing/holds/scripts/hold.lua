@@ -10,6 +10,7 @@
 --         so the answer needs no PostgreSQL) | {'NO_MIRROR'} | {'UNKNOWN', seat...}
 --       | {'UNAVAILABLE', seat...} | {'LIMIT', already, max} | {'NONE'}
 --       | {'ADDRESS_LIMIT', held from the address, most it may hold}
+--       | {'NOT_ADMITTED'}: the event has a waiting room, and this customer is not admitted
 --       | {'CLOSED', sales from ('' for at once), sales until}: outside the sales window
 --
 -- Best available reads the free index (K.free: open seats by rank) a page at a time, never
@@ -27,6 +28,7 @@ if (window[1] ~= '' and now < tonumber(window[1])) or now >= tonumber(window[2])
 end
 purge(now)
 local hold_id, customer, index_ttl = ARGV[2], ARGV[3], tonumber(ARGV[4])
+if not admitted(customer, now) then return {'NOT_ADMITTED'} end
 local address, share, mode = ARGV[5], tonumber(ARGV[6]), ARGV[7]
 local max = tonumber(redis.call('HGET', K.meta, 'max'))
 local already = tonumber(redis.call('HGET', K.custheld, customer) or '0')

@@ -4,7 +4,8 @@
 --       in best-available order, reserved: [id...], rescount: {customer: n}},
 --       6 the mirror's generation when the snapshot began to be read, 7 when the event takes
 --       place (ms): once it has, its mirror is let go as soon as no hold is left (sweep.lua),
---       8 and 9 the sales window (ms): holds from 8 ('' for at once) until 9
+--       8 and 9 the sales window (ms): holds from 8 ('' for at once) until 9, 10 '1' when
+--       a waiting room admits the fans who may hold (queue_admit.lua)
 -- Holds are not touched: a rebuilt mirror goes under the holds that exist, and its free
 -- index leaves out the seats they hold.
 -- Live readers are told to start afresh.
@@ -49,7 +50,7 @@ flush()
 for customer, n in pairs(snap.rescount) do redis.call('HSET', K.rescount, customer, n) end
 redis.call('HSET', K.meta, 'max', ARGV[2], 'hold', ARGV[3], 'ga', ARGV[4], 'registered', '0',
   'gen', ARGV[6], 'format', MIRROR_FORMAT, 'used', now_ms(), 'starts', ARGV[7],
-  'sales_from', ARGV[8], 'sales_until', ARGV[9])
+  'sales_from', ARGV[8], 'sales_until', ARGV[9], 'wr', ARGV[10])
 -- Reserved seats may differ from what live readers were told (a cancel or confirmation whose
 -- Redis step was lost): they start afresh from the new mirror.
 announce('layout', {}, '')

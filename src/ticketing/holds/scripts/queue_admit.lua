@@ -1,0 +1,45 @@
+-- Admit the next fans of the event's waiting room: run by one admitter at a time (the
+-- sweeping process), a few times a second. In order, at most the rate allows (a bucket
+-- refilled at `rate` per minute, holding at most one tick's share, so unused admissions do
+-- not pile up while sold out), and never more admitted fans who have not yet held than
+-- there are open seats. Fans whose admission ran out pass their slot on (settle_admissions);
+-- when no seat is left open or held, waiting fans read SOLD_OUT until seats come back.
+-- ARGV: 2 the admitter's tick (ms)
+-- Returns {'OK', admitted now, waiting left, sold out ('1'/'0')} | {'OFF'} | {'NO_MIRROR'}
+local m = redis.call('HMGET', K.qmeta, 'on', 'start', 'rate', 'window', 'head', 'tokens', 'last')
+if m[1] ~= '1' then return {'OFF'} end
+local now = now_ms()
+settle_admissions(now)
+if now < tonumber(m[2]) then return {'OK', '0', '0', '0'} end
+if not mirrored() then return {'NO_MIRROR'} end
+purge(now)
+local free = redis.call('ZCARD', K.free)
+local sold_out = (free == 0 and redis.call('HLEN', K.held) == 0) and '1' or '0'
+local rate, window, head = tonumber(m[3]), tonumber(m[4]), tonumber(m[5])
+local last = math.max(tonumber(m[7]), tonumber(m[2]))
+local cap = math.max(1, rate * tonumber(ARGV[2]) / 60000)
+local tokens = math.min(cap, tonumber(m[6]) + math.max(0, now - last) * rate / 60000)
+local unused = tonumber(redis.call('HGET', K.qmeta, 'n_au') or '0')
+local n = math.min(math.floor(tokens), free - unused)
+local made = 0
+while n > made do
+  local next = redis.call('ZRANGE', K.qorder, head, head)
+  if #next == 0 then break end
+  head = head + 1
+  local c = next[1]
+  local rec = cjson.decode(redis.call('HGET', K.qentry, c))
+  if rec.s == 'W' then
+    rec.s = 'A'
+    redis.call('HSET', K.qentry, c, cjson.encode(rec))
+    redis.call('ZADD', K.qadmitted, now + window, c)
+    made = made + 1
+  end
+end
+if made > 0 then
+  redis.call('HINCRBY', K.qmeta, 'n_w', -made)
+  redis.call('HINCRBY', K.qmeta, 'n_a', made)
+  redis.call('HINCRBY', K.qmeta, 'n_au', made)
+end
+redis.call('HSET', K.qmeta, 'head', head, 'tokens', tostring(tokens - made), 'last', now,
+  'sold_out', sold_out)
+return {'OK', tostring(made), redis.call('HGET', K.qmeta, 'n_w') or '0', sold_out}

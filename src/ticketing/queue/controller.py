@@ -1,0 +1,68 @@
+"""HTTP for the waiting room: join, read one's place, leave, and the organiser's counts."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from litestar import Controller, Response, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+
+from ticketing.auth.caller import Caller
+from ticketing.auth.guards import admin_only, customer_only, signed_in
+from ticketing.queue.schemas import QueueCounts, QueueEntry
+from ticketing.queue.service import QueueService
+
+
+class EventQueueController(Controller):
+    path = "/events/{event_id:uuid}/queue"
+    tags = ["waiting room"]
+
+    @post("/", guards=[customer_only], status_code=201)
+    async def join_queue(
+        self,
+        event_id: FromPath[UUID],
+        caller: NamedDependency[Caller],
+        queue: NamedDependency[QueueService],
+    ) -> Response[QueueEntry]:
+        """Join the event's waiting room (customer): 201, or 200 with the entry this customer
+        already has."""
+        entry, made = await queue.join(event_id, caller)
+        return Response(
+            entry, status_code=201 if made else 200, headers={"Location": f"/queue/{entry.id}"}
+        )
+
+    @get("/", guards=[admin_only])
+    async def queue_counts(
+        self,
+        event_id: FromPath[UUID],
+        caller: NamedDependency[Caller],
+        queue: NamedDependency[QueueService],
+    ) -> QueueCounts:
+        """The waiting room's counts per state, its rate and the next place to admit (admin)."""
+        return await queue.counts(event_id, caller)
+
+
+class QueueEntryController(Controller):
+    path = "/queue"
+    tags = ["waiting room"]
+
+    @get("/{entry_id:uuid}", guards=[signed_in])
+    async def get_queue_entry(
+        self,
+        entry_id: FromPath[UUID],
+        caller: NamedDependency[Caller],
+        queue: NamedDependency[QueueService],
+    ) -> QueueEntry:
+        """A fan's place and state (owner, admin); ask again after pollAfterSeconds."""
+        return await queue.get(entry_id, caller)
+
+    @delete("/{entry_id:uuid}", guards=[customer_only], status_code=204)
+    async def leave_queue(
+        self,
+        entry_id: FromPath[UUID],
+        caller: NamedDependency[Caller],
+        queue: NamedDependency[QueueService],
+    ) -> None:
+        """Leave the waiting room, or give back an admission (owner)."""
+        await queue.leave(entry_id, caller)

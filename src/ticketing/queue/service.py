@@ -1,0 +1,212 @@
+"""Waiting-room rules: joining, reading one's place, leaving, the organiser's counts, and
+the admitter that lets fans in.
+
+The queue's state lives in Redis beside the event's holds (ticketing/holds/scripts/queue_*),
+so that the hold script itself refuses a customer who is not admitted (NOT_ADMITTED) in its
+one round trip. Its settings live in PostgreSQL with the event; the admitter writes them into
+Redis again every second, so a Redis that lost them has them back.
+
+One admitter runs at a time across every worker and host: the process that holds the
+sweeper's lease (`leading`). Each tick (a quarter second) it admits, per open room, as many
+fans as the rate, the open seats and the queue allow (queue_admit.lua).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+from ticketing.auth.caller import Caller
+from ticketing.db.database import Database
+from ticketing.errors import AppError, Conflict, NotFound
+from ticketing.holds import models as m
+from ticketing.holds.service import HoldService
+from ticketing.queue import repository as queue_repo
+from ticketing.queue.repository import Room
+from ticketing.queue.schemas import QueueCounts, QueueEntry
+
+log = logging.getLogger("ticketing.queue")
+
+TICK_SECONDS = 0.25  # how often the admitter admits
+REFRESH_SECONDS = 1.0  # how often it reads the open rooms from PostgreSQL
+ENTRIES_KEPT = 100_000  # entry id -> event id remembered per worker
+
+
+def _ms(moment: datetime | None) -> int:
+    return 0 if moment is None else int(moment.timestamp() * 1000)
+
+
+def _time(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def poll_after(entry: m.QueueEntry, start_ms: int | None = None) -> int:
+    """When a fan should ask again: soon when its turn is near, rarely when it is far or
+    settled, so that a crowd's polling costs what the admissions need."""
+    if entry.state == "ADMITTED":
+        return 5
+    if entry.state != "WAITING":
+        return 30 if entry.state == "SOLD_OUT" else 60
+    if entry.ahead is None:  # before the draw: until the start, at most every 30 s
+        return 10
+    per_second = max(entry.rate / 60, 0.01)
+    return int(min(30, max(2, entry.ahead / per_second / 4)))
+
+
+def shown(event_id: UUID, entry: m.QueueEntry) -> QueueEntry:
+    return QueueEntry(
+        id=UUID(entry.entry_id),
+        event_id=event_id,
+        customer_id=UUID(entry.customer_id),
+        state=entry.state,  # type: ignore[arg-type]
+        position=entry.place,
+        ahead=entry.ahead,
+        admitted_until=None if entry.until_ms is None else _time(entry.until_ms),
+        poll_after_seconds=poll_after(entry),
+        joined_at=_time(entry.joined_ms),
+    )
+
+
+class QueueService:
+    def __init__(self, db: Database, holds: HoldService) -> None:
+        self._db = db
+        self._holds = holds
+        self._event_of: dict[UUID, UUID] = {}
+        self.admitted = 0  # admissions this process made (for tests and the bench)
+
+    async def _room(self, event_id: UUID) -> Room:
+        async with self._db.connection() as conn:
+            room = await queue_repo.room(conn, event_id)
+        if room is None:
+            raise NotFound.of("event", event_id)
+        return room
+
+    async def configure(self, room: Room) -> None:
+        start = _ms(room.sales_start_at)
+        await self._holds.queue_configure(
+            room.event_id,
+            on=room.enabled,
+            rate=room.admit_per_minute,
+            window_ms=room.admission_seconds * 1000,
+            opens_ms=max(0, start - room.opens_before_seconds * 1000) if start else 0,
+            start_ms=start,
+        )
+
+    async def join(self, event_id: UUID, caller: Caller) -> tuple[QueueEntry, bool]:
+        """The caller's entry, and whether it joined now (one entry per customer and event)."""
+        customer_id = caller.require_customer()
+        room = await self._room(event_id)
+        if not room.enabled:
+            raise Conflict("This event has no waiting room: hold seats directly", code="NO_QUEUE")
+        if room.sales_end_at <= datetime.now(UTC):
+            raise Conflict("Sales for this event have closed", code="SALES_CLOSED")
+        entry_id = uuid4()
+        for attempt in range(2):
+            try:
+                made, entry = await self._holds.queue_join(
+                    event_id, entry_id, customer_id, secrets.randbits(52)
+                )
+                break
+            except m.QueueClosed as closed:
+                if closed.opens is None and attempt == 0:
+                    await self.configure(room)  # (Redis had lost the room's settings)
+                    continue
+                opens = _time(closed.opens or _ms(room.sales_start_at))
+                raise Conflict(
+                    "The waiting room opens at " + opens.isoformat().replace("+00:00", "Z"),
+                    code="QUEUE_NOT_OPEN",
+                    opensAt=opens.isoformat().replace("+00:00", "Z"),
+                ) from None
+        self._remember(UUID(entry.entry_id), event_id)
+        return shown(event_id, entry), made
+
+    def _remember(self, entry_id: UUID, event_id: UUID) -> None:
+        if len(self._event_of) >= ENTRIES_KEPT:
+            self._event_of.clear()
+        self._event_of[entry_id] = event_id
+
+    async def _found(self, entry_id: UUID) -> tuple[UUID, m.QueueEntry]:
+        event_id = self._event_of.get(entry_id)
+        if event_id is None:
+            event_id = await self._holds.queue_event(entry_id)
+            if event_id is None:
+                raise NotFound.of("queue entry", entry_id)
+            self._remember(entry_id, event_id)
+        entry = await self._holds.queue_entry(event_id, entry_id)
+        if entry is None:
+            raise NotFound.of("queue entry", entry_id)
+        return event_id, entry
+
+    async def get(self, entry_id: UUID, caller: Caller) -> QueueEntry:
+        """One entry (owner, admin): one Redis call once this worker knows its event."""
+        event_id, entry = await self._found(entry_id)
+        caller.require_owner_or_admin(UUID(entry.customer_id), "queue entry", entry_id)
+        return shown(event_id, entry)
+
+    async def leave(self, entry_id: UUID, caller: Caller) -> None:
+        customer_id = caller.require_customer()
+        event_id, entry = await self._found(entry_id)
+        caller.require_owner_or_admin(UUID(entry.customer_id), "queue entry", entry_id)
+        await self._holds.queue_leave(event_id, entry_id, customer_id)
+
+    async def counts(self, event_id: UUID, caller: Caller) -> QueueCounts:
+        caller.require_admin()
+        room = await self._room(event_id)
+        found = await self._holds.queue_counts(event_id)
+        return QueueCounts(
+            event_id=event_id,
+            enabled=room.enabled,
+            admit_per_minute=room.admit_per_minute,
+            joined=found.joined,
+            waiting=found.waiting,
+            admitted=found.admitted,
+            done=found.done,
+            expired=found.expired,
+            left=found.left,
+            sold_out=found.sold_out,
+            next_position=found.next_place,
+        )
+
+    # --- the admitter ---------------------------------------------------------------------
+
+    async def admit_once(self, rooms: list[Room]) -> int:
+        """One tick over the open rooms: the fans admitted."""
+        now = datetime.now(UTC)
+        made = 0
+        for room in rooms:
+            if room.sales_start_at is not None and room.sales_start_at > now:
+                continue
+            try:
+                admitted, _, _ = await self._holds.queue_admit(
+                    room.event_id, int(TICK_SECONDS * 1000)
+                )
+            except (AppError, m.EventUnknown) as exc:
+                log.warning("could not admit for %s: %s", room.event_id, exc)
+                continue
+            made += admitted
+        self.admitted += made
+        return made
+
+    async def run(self, leading: Callable[[], bool]) -> None:
+        """Admit in the leading process, a few times a second, for as long as it runs."""
+        rooms: list[Room] = []
+        refreshed = 0.0
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            if not leading():
+                continue
+            try:
+                if time.monotonic() - refreshed >= REFRESH_SECONDS:
+                    async with self._db.connection() as conn:
+                        rooms = await queue_repo.open_rooms(conn)
+                    for room in rooms:
+                        await self.configure(room)
+                    refreshed = time.monotonic()
+                await self.admit_once(rooms)
+            except AppError as exc:  # a dependency away: the next tick tries again
+                log.warning("admitter paused: %s", exc)
