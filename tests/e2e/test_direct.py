@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -261,6 +262,21 @@ async def test_the_reads_a_fan_repeats_look_the_same_both_ways(both: Both) -> No
     assert seat.json()["status"] == "ON_HOLD"
 
 
+async def test_a_waiting_room_entry_reads_the_same_both_ways(both: Both) -> None:
+    direct, _ = both
+    start = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    event = await make_event(
+        direct,
+        salesStartAt=start,
+        waitingRoom={"enabled": True, "admitPerMinute": 60, "opensBeforeSeconds": 7200},
+    )
+    fan, other = await make_customer(direct), await make_customer(direct)
+    entry = (await direct.post(f"/events/{event['id']}/queue", headers=fan.headers)).json()
+    for path in (f"/queue/{entry['id']}", f"/queue/{uuid.uuid4()}", f"/queue/{entry['id']}?x=%00"):
+        for headers in ({}, fan.headers, other.headers, ADMIN, bearer("not-a-token")):
+            await _each(both, lambda c, p=path, h=headers: c.get(p, headers=h))
+
+
 async def test_the_seed_patch_looks_the_same_both_ways(both: Both) -> None:
     event_id, seats, fan = await _setup(both)
     other_event, other_seats, _ = await _setup(both)
@@ -322,6 +338,7 @@ def test_the_hot_routes_are_the_ones_served_directly(settings: Settings) -> None
         ("GET", "/events/{event_id:uuid}/availability"),
         ("GET", "/seats/{seat_id:uuid}"),
         ("GET", "/events/{event_id:uuid}/seats"),
+        ("GET", "/queue/{entry_id:uuid}"),
     }
 
 

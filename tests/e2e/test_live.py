@@ -131,8 +131,12 @@ async def test_unknown_event_is_404_for_availability_stream_and_map(
     http: httpx.AsyncClient,
 ) -> None:
     missing = uuid.uuid4()
-    for path in ("availability", "stream", "map"):
+    for path in ("availability", "stream"):
         problem(await http.get(f"/events/{missing}/{path}"), 404, "NOT_FOUND")
+    page = await http.get(f"/events/{missing}/map")  # a page, for the person who opened it
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "No such event" in page.text
 
 
 async def test_stream_carries_every_kind_of_change_in_order(
@@ -146,7 +150,9 @@ async def test_stream_carries_every_kind_of_change_in_order(
         assert snapshot.data["counts"] == {"open": 20, "onHold": 0, "reserved": 0, "total": 20}
         assert len(snapshot.data["seats"]) == 20
         first = snapshot.data["seats"][0]
-        assert first.keys() == {"id", "section", "row", "seatNumber", "status", "holdExpiresAt"}
+        assert first.keys() == {
+            "id", "section", "row", "seatNumber", "status", "holdExpiresAt", "price"
+        }  # fmt: skip
         assert "customerId" not in str(snapshot.data)  # anonymous readers never see who
         sequence = snapshot.data["sequence"]
         assert snapshot.id is not None

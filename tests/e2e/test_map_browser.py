@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from tests.conftest import make_customer, make_event, seats_of
+from tests.conftest import ADMIN_TOKEN, make_customer, make_event, seats_of
 
 ARGS = [
     "--no-sandbox",
@@ -148,3 +148,140 @@ async def test_general_admission_is_one_block_with_counts(
             return Math.abs(held / bar - 0.25) < 0.02;
         }"""
     )
+
+
+VENUE = {
+    # The organiser's order, which is not alphabetical; rows of 25 and 30 seats.
+    "price": 30,
+    "sections": [
+        {
+            "name": "Stalls",
+            "price": 65,
+            "rows": [{"name": r, "seats": 30} for r in "ABCDEFGHIJKLMNOP"],
+        },
+        {"name": "Circle", "price": 45, "rows": [{"name": r, "seats": 25} for r in "ABCDEFGHIJ"]},
+        {
+            "name": "Balcony",
+            "rows": [{"name": r, "seats": 30} for r in "ABCDEFGHI"],
+        },
+    ],
+}
+
+
+async def _rows_on_one_line(page: Page) -> bool:
+    one_line: bool = await page.evaluate(
+        """() => [...document.querySelectorAll(".row")].every(row => {
+               const seats = [...row.querySelectorAll(".seat")];
+               return new Set(seats.map(s => s.getBoundingClientRect().top)).size === 1;
+           })"""
+    )
+    return one_line
+
+
+@pytest.mark.parametrize("width", [390, 1280, 1920])
+async def test_a_busy_venue_draws_rows_on_one_line_in_the_organisers_order(
+    browser: Browser, http: httpx.AsyncClient, served: str, width: int, tmp_path: Any
+) -> None:
+    event = await make_event(http, numSeats=1000, maxNumSeats=10, seating=VENUE)
+    fans = [await make_customer(http) for _ in range(12)]
+    for fan in fans:  # a busy event: holds and sales across it
+        held = await http.post(
+            f"/events/{event['id']}/holds", json={"quantity": 8}, headers=fan.headers
+        )
+        assert held.status_code == 201, held.text
+        if fan is not fans[0]:
+            await http.post(f"/holds/{held.json()['id']}/reservation", headers=fan.headers)
+    context = await browser.new_context(viewport={"width": width, "height": 900})
+    page = await context.new_page()
+    # Drawn by the page itself, before any stream: what a plain screenshot catches.
+    await page.goto(f"{served}/events/{event['id']}/map", wait_until="domcontentloaded")
+    assert await page.locator(".seat").count() == 1000
+    assert await page.locator(".stage").count() == 1
+    names = await page.eval_on_selector_all(
+        "section[data-section]", "s => s.map(x => x.dataset.section)"
+    )
+    assert names == ["Stalls", "Circle", "Balcony"]
+    prices = await page.eval_on_selector_all("section h2 .price", "s => s.map(x => x.textContent)")
+    assert prices == ["€65", "€45", "€30"]
+    assert await _rows_on_one_line(page)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= width
+    label = await page.get_attribute(".seat", "aria-label")
+    assert label is not None
+    assert "Stalls row A seat 1" in label
+    assert "€65" in label
+    assert await page.locator(".seat", has_text="30").count() >= 16  # numbers on the seats
+    await page.wait_for_selector("#live.on")
+    await page.screenshot(path=str(tmp_path / f"map-{width}.png"), full_page=True)
+    await context.close()
+
+
+async def test_an_unknown_event_is_a_page_that_says_so(page: Page, served: str) -> None:
+    for path in ("map", "onsale"):
+        answer = await page.goto(f"{served}/events/00000000-0000-4000-8000-000000000000/{path}")
+        assert answer is not None
+        assert answer.status == 404
+        assert answer.headers["content-type"].startswith("text/html")
+        assert await page.locator("h1").text_content() == "No such event"
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+async def test_a_fan_goes_from_the_queue_to_a_bought_seat_on_the_onsale_page(
+    browser: Browser, http: httpx.AsyncClient, served: str, width: int, tmp_path: Any
+) -> None:
+    event = await make_event(
+        http,
+        numSeats=40,
+        maxNumSeats=4,
+        seating={
+            "sections": [
+                {
+                    "name": "Stalls",
+                    "price": 50,
+                    "rows": [{"name": "A", "seats": 20}, {"name": "B", "seats": 20}],
+                }
+            ]
+        },
+        waitingRoom={"enabled": True, "admitPerMinute": 600, "opensBeforeSeconds": 3600},
+    )
+    context = await browser.new_context(viewport={"width": width, "height": 900})
+    page = await context.new_page()
+    await page.goto(f"{served}/events/{event['id']}/onsale")
+    # Not signed in: no hold can be taken before joining, the page asks who you are.
+    await page.fill("#first", "Ada")
+    await page.fill("#last", "Lovelace")
+    await page.click("#signup button")
+    await page.wait_for_selector("#queue:not([hidden])")
+    await page.screenshot(path=str(tmp_path / f"queue-{width}.png"), full_page=True)
+    await page.wait_for_function(
+        "() => document.getElementById('place').textContent === \"You're in\"", timeout=15_000
+    )
+    await page.wait_for_selector("#seats:not([hidden]) .seat")
+    # By keyboard: focus the first open seat of row B and press Enter, then hold it.
+    target = page.locator("section[data-section='Stalls'] .row").nth(1).locator(".seat").first
+    await target.focus()
+    await page.keyboard.press("Enter")
+    assert await target.get_attribute("aria-pressed") == "true"
+    await page.click("#hold-picked")
+    await page.wait_for_selector("#held:not([hidden])")
+    assert "Stalls B1" in (await page.text_content("#held-seats") or "")
+    countdown = await page.text_content("#countdown")
+    assert countdown is not None
+    assert ":" in countdown
+    assert await target.evaluate("n => n.classList.contains('mine')")
+    await page.screenshot(path=str(tmp_path / f"checkout-{width}.png"), full_page=True)
+    await page.click("#buy")
+    await page.wait_for_selector("#done:not([hidden])")
+    assert "Stalls B1" in (await page.text_content("#done-text") or "")
+    # Read back: that seat is sold to the fan the page signed up.
+    me = await page.evaluate("() => localStorage.getItem('ticketing.customer')")
+    seats = await seats_of(http, event["id"], status="RESERVED")
+    assert [(s["row"], s["seatNumber"]) for s in seats] == [("B", 1)]
+    sold = (
+        await http.get(
+            f"/events/{event['id']}/reservations",
+            headers={"Authorization": "Bearer " + ADMIN_TOKEN},
+        )
+    ).json()
+    assert [r["customerId"] for r in sold["items"]] == [me]
+    assert await page.evaluate("document.documentElement.scrollWidth") <= width
+    await context.close()

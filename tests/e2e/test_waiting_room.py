@@ -223,3 +223,51 @@ async def test_no_waiting_room_or_not_open_yet_are_told(client: Client) -> None:
     assert off.json()["waitingRoom"] is None
     assert (await client.post(path, json={"quantity": 1}, headers=fan.headers)).status_code == 201
     assert UUID(room["id"])
+
+
+async def test_admission_across_two_servers_is_one_admitter_and_one_count(
+    http: Any, http_too: Any
+) -> None:
+    made = await http.post(
+        "/events",
+        headers=ADMIN,
+        json={
+            "eventName": "Two doors",
+            "eventLocation": "Hall W",
+            "eventDateTimeStamp": "2030-06-01T19:30:00Z",
+            "numSeats": 20,
+            "maxNumSeats": 2,
+            "waitingRoom": _room(rate=6000),
+        },
+    )
+    assert made.status_code == 201, made.text
+    event_id = made.json()["id"]
+    fans = []
+    for i in range(40):
+        door = http if i % 2 else http_too
+        signed = (await door.post("/customers", json={"firstName": "F", "lastName": str(i)})).json()
+        headers = {"Authorization": f"Bearer {signed['token']}"}
+        entry = (await door.post(f"/events/{event_id}/queue", headers=headers)).json()
+        fans.append((entry["id"], headers))
+
+    async def all_seats_admitted() -> bool:
+        counts = (await http_too.get(f"/events/{event_id}/queue", headers=ADMIN)).json()
+        return bool(counts["admitted"] == 20)
+
+    await _until(all_seats_admitted, within=15)
+    await asyncio.sleep(1)  # (a second admitter would now overshoot)
+    states = []
+    for i, (entry_id, headers) in enumerate(fans):
+        door = http_too if i % 2 else http  # read through the other door
+        states.append((await door.get(f"/queue/{entry_id}", headers=headers)).json()["state"])
+    assert states.count("ADMITTED") == 20
+    assert states.count("WAITING") == 20
+    counts = (await http.get(f"/events/{event_id}/queue", headers=ADMIN)).json()
+    assert (counts["admitted"], counts["waiting"]) == (20, 20)
+    # An admitted fan holds through either door; a waiting one through neither.
+    admitted = [h for (_, h), s in zip(fans, states, strict=True) if s == "ADMITTED"]
+    waiting = [h for (_, h), s in zip(fans, states, strict=True) if s == "WAITING"]
+    path = f"/events/{event_id}/holds"
+    assert (await http_too.post(path, json={"quantity": 1}, headers=admitted[0])).status_code == 201
+    refused = await http.post(path, json={"quantity": 1}, headers=waiting[0])
+    assert refused.json()["code"] == "NOT_ADMITTED"

@@ -53,6 +53,12 @@ async def mirror_snapshot(conn: Connection, event_id: UUID) -> MirrorSnapshot | 
     )
 
 
+async def seat_order(conn: Connection, event_id: UUID) -> list[str]:
+    """The event's seat ids in the organiser's order (sections, rows and seats as laid out)."""
+    rows = await conn.fetch("SELECT id FROM seats WHERE event_id = $1 ORDER BY position", event_id)
+    return [str(r[0]) for r in rows]
+
+
 async def sections(conn: Connection, event_id: UUID) -> frozenset[str]:
     rows = await conn.fetch(
         "SELECT DISTINCT section FROM seats WHERE event_id = $1 AND section IS NOT NULL", event_id

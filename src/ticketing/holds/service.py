@@ -586,6 +586,11 @@ class HoldService:
         on `seat_ids` only (a cost of those); an expired hold is never among them."""
         return {h.seat_id: h for h in await self.engine.live_holds(event_id, seat_ids)}
 
+    async def seat_order(self, event_id: UUID) -> list[str]:
+        """The event's seats as its organiser laid them out (for the map and the stream)."""
+        async with self._db.connection() as conn:
+            return await holds_repo.seat_order(conn, event_id)
+
     async def on_hold(self, event_id: UUID) -> int:
         """How many of the event's seats are on hold now."""
         return await self.engine.on_hold(event_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import re
 import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,17 +19,41 @@ from litestar.response import Stream
 
 from ticketing.auth.caller import Caller
 from ticketing.auth.guards import RATE_OPT, caller_address, resolve_caller
-from ticketing.errors import Stopping
+from ticketing.errors import NotFound, Stopping
 from ticketing.events.service import EventService
 from ticketing.live.budget import StreamBudget, Ticket
 from ticketing.live.feed import LiveFeed
 from ticketing.live.view import Availability, EventView, Listener
 from ticketing.observe import metrics
 from ticketing.settings import Settings
+from ticketing.validation import iso
 from ticketing.web.direct import direct
 from ticketing.web.idempotency import Answer, json_answer
 
-MAP_PAGE = (Path(__file__).parent / "map.html").read_text()
+_HERE = Path(__file__).parent
+MAP_PAGE = (_HERE / "map.html").read_text()
+ONSALE_PAGE = (_HERE / "onsale.html").read_text()
+MISSING_PAGE = (_HERE / "missing.html").read_text()
+SEATMAP_JS = (_HERE / "seatmap.js").read_text()
+SEATMAP_CSS = (_HERE / "seatmap.css").read_text()
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "connect-src 'self'; img-src 'self' data:"
+)
+_SLOT = re.compile(r"\{\{(\w+)\}\}")
+
+
+def _page(template: str, **slots: str) -> str:
+    """The template with each {{slot}} filled in one pass (what is filled in is never read
+    for slots again, whatever an event's name says)."""
+    return _SLOT.sub(lambda m: slots[m.group(1)], template)
+
+
+def _embedded(raw: bytes) -> str:
+    """JSON safe inside a <script> element: no `</script>` can end it early."""
+    return raw.decode().replace("<", "\\u003c")
+
+
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # Frames that come within this long of each other go out in one write: during an onsale a
 # subscriber costs a few writes a second, not one per change.
@@ -173,20 +198,57 @@ class LiveController(Controller):
         self,
         event_id: FromPath[UUID],
         events: NamedDependency[EventService],
+        live: NamedDependency[LiveFeed],
     ) -> Response[str]:
-        """An HTML seat map of the event, coloured by status, updating live from the stream."""
-        event = await events.get(event_id)
-        page = MAP_PAGE.replace("{{title}}", html.escape(event.event_name)).replace(
-            "{{config}}",
-            html.escape(json.dumps({"eventId": str(event_id), "name": event.event_name})),
+        """An HTML seat map of the event, coloured by status, updating live from the stream:
+        drawn at once from the page itself, then kept current."""
+        try:
+            event = await events.get(event_id)
+            view = await live.view(event_id)
+        except NotFound:
+            return _missing()
+        page = _page(
+            MAP_PAGE,
+            title=html.escape(event.event_name),
+            config=html.escape(json.dumps({"eventId": str(event_id), "name": event.event_name})),
+            style=SEATMAP_CSS,
+            script=SEATMAP_JS,
+            snapshot=_embedded(view.snapshot_json()),
         )
-        return Response(
-            page,
-            media_type="text/html",
-            headers={
-                "Content-Security-Policy": (
-                    "default-src 'self'; script-src 'self' 'unsafe-inline'; "
-                    "style-src 'self' 'unsafe-inline'; connect-src 'self'"
-                )
-            },
+        return Response(page, media_type="text/html", headers={"Content-Security-Policy": PAGE_CSP})
+
+    @get("/onsale", media_type="text/html", opt={RATE_OPT: "streams"}, include_in_schema=True)
+    async def onsale_page(
+        self, event_id: FromPath[UUID], events: NamedDependency[EventService]
+    ) -> Response[str]:
+        """The fan's page: sign up (or keep the token this browser has), join the waiting
+        room, watch the place, then pick seats or ask for the best, hold them with a
+        countdown, and buy. Self-contained; usable on a phone and by keyboard."""
+        try:
+            event = await events.get(event_id)
+        except NotFound:
+            return _missing()
+        config = {
+            "eventId": str(event_id),
+            "name": event.event_name,
+            "maxNumSeats": event.max_num_seats,
+            "waitingRoom": bool(event.waiting_room and event.waiting_room.enabled),
+            "startsAt": iso(event.event_date_time_stamp),
+        }
+        page = _page(
+            ONSALE_PAGE,
+            title=html.escape(event.event_name),
+            config=html.escape(json.dumps(config)),
+            style=SEATMAP_CSS,
+            script=SEATMAP_JS,
         )
+        return Response(page, media_type="text/html", headers={"Content-Security-Policy": PAGE_CSP})
+
+
+def _missing() -> Response[str]:
+    return Response(
+        MISSING_PAGE,
+        status_code=404,
+        media_type="text/html",
+        headers={"Content-Security-Policy": PAGE_CSP},
+    )

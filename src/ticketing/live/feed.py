@@ -162,15 +162,16 @@ class LiveFeed:
             started = time.monotonic()
             try:
                 status = await self._holds.status(event_id)
+                order = await self._holds.seat_order(event_id)
             except EventUnknown as exc:
                 self._forget(event_id)
                 raise NotFound.of("event", event_id) from exc
             view = self._views.get(event_id)
             if view is None:
-                view = EventView(event_id, status)
+                view = EventView(event_id, status, order)
                 self._views[event_id] = view
             else:
-                view.reset(status)
+                view.reset(status, order)
             for change in self._early[event_id]:
                 if not view.apply(change):
                     self._resync(event_id)

@@ -15,12 +15,14 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
 import msgspec
 
 from ticketing.holds.models import EventStatus
+from ticketing.seatview.view import money
 
 Status = Literal["OPEN", "ON_HOLD", "RESERVED"]
 HISTORY = 1024  # changes kept per event for resuming streams from Last-Event-ID
@@ -70,6 +72,7 @@ class SeatState(msgspec.Struct, frozen=True, rename="camel"):
     seat_number: int | None
     status: Status
     hold_expires_at: datetime | None = None
+    price: float = 0  # as every seat shows it: 10, 10.5
 
 
 class Snapshot(msgspec.Struct, frozen=True, rename="camel"):
@@ -102,6 +105,7 @@ class Place:
     section: str
     row: str
     number: int | None
+    price: str = "0"
 
 
 def _instant(ms: int) -> datetime:
@@ -133,7 +137,7 @@ class Listener:
 
 
 class EventView:
-    def __init__(self, event_id: UUID, status: EventStatus) -> None:
+    def __init__(self, event_id: UUID, status: EventStatus, order: list[str] | None = None) -> None:
         self.event_id = event_id
         self.listeners: set[Listener] = set()
         self.verified_at = 0.0  # monotonic time at which the view was known to be current
@@ -143,19 +147,22 @@ class EventView:
         self._snapshot: bytes | None = None
         # Counts at a sequence number, good until the next hold expires by the clock.
         self._counted: tuple[int, int, Counts, list[SectionCounts]] | None = None
-        self.reset(status)
+        self.reset(status, order)
 
-    def reset(self, status: EventStatus) -> None:
-        """Start again from a fresh status; every listener gets a new snapshot."""
+    def reset(self, status: EventStatus, order: list[str] | None = None) -> None:
+        """Start again from a fresh status; every listener gets a new snapshot. `order` is
+        the seats as the organiser laid them out (sections, rows, seats): the snapshot, the
+        counts per section and the map keep it."""
         self.epoch = status.epoch
         self.sequence = status.sequence
         self.general_admission = status.general_admission
         self.places: dict[str, Place] = {}
         for seat_id, packed in status.seats.items():
-            section, row, number, _price, _version = packed.split("\t")
-            self.places[seat_id] = Place(section, row, int(number) if number else None)
-        self.order = sorted(
-            self.places,
+            section, row, number, price, _version = packed.split("\t")
+            self.places[seat_id] = Place(section, row, int(number) if number else None, price)
+        laid_out = [s for s in order or () if s in self.places]
+        rest = sorted(
+            set(self.places) - set(laid_out),
             key=lambda s: (
                 self.places[s].section,
                 _row_key(self.places[s].row),
@@ -163,6 +170,7 @@ class EventView:
                 s,
             ),
         )
+        self.order = laid_out + rest
         self.reserved = set(status.reserved)
         self.held = dict(status.held)
         self._history.clear()
@@ -227,6 +235,11 @@ class EventView:
     def event_id_line(self, sequence: int) -> bytes:
         return f"id: {self.epoch}-{sequence}\n".encode()
 
+    def snapshot_json(self) -> bytes:
+        """The snapshot event's data alone (a page embeds it, to draw before it connects)."""
+        frame = self.snapshot_frame()
+        return frame[frame.index(b"data: ") + 6 : -2]
+
     def snapshot_frame(self) -> bytes:
         if self._snapshot is None:
             now = now_ms()
@@ -243,6 +256,7 @@ class EventView:
                         place.number,
                         status,
                         _instant(self.held[seat_id]) if status == "ON_HOLD" else None,
+                        money(Decimal(place.price)),
                     )
                 )
             body = Snapshot(

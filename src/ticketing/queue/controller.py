@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
@@ -12,6 +13,16 @@ from ticketing.auth.caller import Caller
 from ticketing.auth.guards import admin_only, customer_only, signed_in
 from ticketing.queue.schemas import QueueCounts, QueueEntry
 from ticketing.queue.service import QueueService
+from ticketing.web.direct import direct
+from ticketing.web.idempotency import Answer, json_answer
+
+
+async def direct_get_queue_entry(
+    request: Request[Any, Any, Any], entry_id: UUID, caller: Caller
+) -> Answer:
+    """`GET /queue/{id}` served directly (ticketing.web.direct): what a waiting crowd polls."""
+    queue: QueueService = request.app.state.queue
+    return json_answer(await queue.get(entry_id, caller))
 
 
 class EventQueueController(Controller):
@@ -47,7 +58,7 @@ class QueueEntryController(Controller):
     path = "/queue"
     tags = ["waiting room"]
 
-    @get("/{entry_id:uuid}", guards=[signed_in])
+    @get("/{entry_id:uuid}", guards=[signed_in], opt=direct(direct_get_queue_entry))
     async def get_queue_entry(
         self,
         entry_id: FromPath[UUID],

@@ -134,6 +134,20 @@ ERROR_RESPONSE = OpenAPIResponse(
 )
 
 
+MISSING_PAGE = OpenAPIResponse(
+    description=(
+        "No such event: an HTML page that says so (a path that is no event id at all is the "
+        "problem+json of any unknown route)"
+    ),
+    content={
+        "text/html": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
+        "application/problem+json": OpenAPIMediaType(
+            schema=Reference("#/components/schemas/Problem")
+        ),
+    },
+)
+
+
 def operation_id(handler: HTTPRouteHandler, method: Method, path_components: list[Any]) -> str:
     """The handler's name in camelCase: `create_hold` is `createHold`."""
     first, *rest = handler.handler_name.split("_")
@@ -258,6 +272,10 @@ def finish(app: Litestar) -> None:
             _describe(operation, handler, entry)
             _headers(operation, handler, entry)
             _example(operation, entry)
+            if str(getattr(handler.media_type, "value", handler.media_type)).startswith(
+                "text/html"
+            ):
+                responses["404"] = MISSING_PAGE  # a person opened it: a page, not a problem
             body = operation.request_body
             if body is not None and not isinstance(body, Reference):
                 for media in (body.content or {}).values():

@@ -205,7 +205,8 @@ OPERATIONS: dict[str, Entry] = {
         ),
         reads=(LAST_EVENT_ID,),
     ),
-    "seat_map": Entry(ANYONE, ("404 NOT_FOUND",)),
+    "seat_map": Entry(ANYONE, ("404: an HTML page saying there is no such event",)),
+    "onsale_page": Entry(ANYONE, ("404: an HTML page saying there is no such event",)),
     # the waiting room
     "join_queue": Entry(
         CUSTOMER,

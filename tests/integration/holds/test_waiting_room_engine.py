@@ -1,0 +1,98 @@
+"""The waiting room under a crowd, in the hold engine on one Valkey and on a cluster: 20,000
+fans join, admitted fans hold and let go while the admitter ticks, and at every admission
+no more fans wait to pick seats than there are open seats; nobody unadmitted holds; the
+rate is kept."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from typing import Any
+
+import pytest
+from glide import RangeByIndex
+
+from tests.conftest import make_event
+from tests.integration.holds.conftest import sweeping_alone
+from ticketing.cache.redis import Redis
+from ticketing.holds.engine import HoldEngine, event_keys
+from ticketing.holds.models import HoldRefused, NotAdmitted
+
+_ALL = RangeByIndex(0, -1)
+CROWD = 20_000
+RATE = 60_000  # a minute: 1,000 a second, 250 a tick
+TICK_MS = 250
+
+
+async def _in_batches(calls: list[Any], size: int = 500) -> list[Any]:
+    done: list[Any] = []
+    for i in range(0, len(calls), size):
+        done.extend(await asyncio.gather(*calls[i : i + size]))
+    return done
+
+
+async def test_a_crowd_is_admitted_at_the_rate_and_within_the_open_seats(
+    client: Any, engine: HoldEngine, redis: Redis
+) -> None:
+    # The room is set up here, in Redis alone, so that no server's admitter (they admit the
+    # rooms PostgreSQL names) takes part: this test is the only admitter.
+    event = await make_event(client, numSeats=300, maxNumSeats=4)
+    event_id = uuid.UUID(event["id"])
+    keys = event_keys(event_id)
+    async with sweeping_alone(redis):
+        await engine.ensure_mirror(event_id)
+        await redis.call(lambda c: c.hset(keys.meta, {"wr": "1"}))  # as a room in PostgreSQL
+        await engine.queue_configure(
+            event_id, on=True, rate=RATE, window_ms=300_000, opens_ms=0, start_ms=0
+        )
+        fans = [uuid.uuid4() for _ in range(CROWD)]
+        joined = await _in_batches(
+            [engine.queue_join(event_id, uuid.uuid4(), f, random.getrandbits(52)) for f in fans]
+        )
+        assert all(made for made, _ in joined)
+        rng = random.Random(5)
+        started = time.monotonic()
+        admitted_total = 0
+        holds: list[tuple[uuid.UUID, uuid.UUID]] = []
+        for _ in range(12):
+            made, _, _ = await engine.queue_admit(event_id, TICK_MS)
+            admitted_total += made
+            unused = int(await redis.call(lambda c: c.hget(keys.qmeta, "n_au")) or 0)
+            free = await redis.call(lambda c: c.zcard(keys.free))
+            # Invariant 11, at each admission: the fans admitted and not yet holding never
+            # outnumber the open seats. (Fans then holding two seats each can make the open
+            # seats fewer than them; until they are not, nobody more is admitted.)
+            if made:
+                assert unused <= free, (unused, free)
+            else:
+                assert unused >= free or admitted_total == CROWD or free == 0, (unused, free)
+            # Some admitted fans hold (some of them twice), some let go; strangers try too.
+            admitted = [
+                uuid.UUID(c.decode())
+                for c in await redis.call(lambda c: c.zrange(keys.qadmitted, _ALL))
+            ]
+            for fan in rng.sample(admitted, min(40, len(admitted))):
+                hold_id = uuid.uuid4()
+                try:
+                    await engine.hold_best(event_id, fan, hold_id, 2, None, False)
+                    holds.append((fan, hold_id))
+                except HoldRefused:
+                    pass
+            for fan, hold_id in rng.sample(holds, len(holds) // 4):
+                holds.remove((fan, hold_id))
+                await engine.release(event_id, hold_id, None)
+            for stranger in rng.sample(fans[-5000:], 5):
+                with pytest.raises(NotAdmitted):
+                    await engine.hold_best(event_id, stranger, uuid.uuid4(), 1, None, False)
+            await asyncio.sleep(TICK_MS / 1000)
+        elapsed = time.monotonic() - started
+        counts = await engine.queue_counts(event_id)
+    # Never faster than the rate (plus one tick's share held in the bucket) ...
+    assert admitted_total <= RATE * elapsed / 60 + RATE * TICK_MS / 60_000 + 1
+    # ... and the states add up.
+    assert counts.joined == CROWD
+    assert counts.waiting + counts.admitted + counts.done + counts.expired + counts.left == CROWD
+    assert counts.admitted == admitted_total
+    assert admitted_total > 0
