@@ -24,6 +24,8 @@ Scenarios:
      explicit pairs, at 64 and 256 connections, against the spread burst of (a)
   d  reads of a 1,000-seat event: seat list, availability, open count
   e  a mixed flow: browse, hold, extend, then confirm or release
+  q  a waiting room of --crowd (20,000) fans: joins, then the position reads they repeat,
+     against the floor's bare read, while admitted fans hold and buy
   i  a box office with a past: --history (3,000) past events of 1,000 seats written in;
      idle CPU and memory of every process, and the onsale scenarios (warm and cold bursts,
      hot events, a fan's reads) before and after, each against a floor read beside it
@@ -55,6 +57,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from glide import RangeByIndex
 
 from bench.profile import profiled, top
 from bench.service import (
@@ -74,6 +77,8 @@ from ticketing.holds.engine import HoldEngine, event_keys
 from ticketing.holds.lifecycle import HoldEvents
 from ticketing.holds.models import MirrorSnapshot
 from ticketing.holds.sweeper import Sweeper
+
+_ALL = RangeByIndex(0, -1)
 
 HERE = Path(__file__).resolve().parent
 WRK = HERE / "wrk"
@@ -1110,6 +1115,118 @@ class Bench:
                             f" ({full_cpu:.1f}% before the pass); resident"
                             f" {was_mb:,.0f} -> {mb:,.0f} MB ({full_mb:,.0f} MB)")  # fmt: skip
 
+    async def queue_polls(self, server: Server, floor: Server, rounds: int, crowd: int) -> None:
+        """(q) A waiting room with `crowd` fans: their joins, then the position reads they
+        repeat (each fan its own entry and token), in turns with the floor's bare read,
+        while the admitter lets fans in at 600 a minute and each admitted fan holds two
+        seats and buys them. Read back: never more admitted fans than open seats, nobody
+        holding without admission, every seat sold once."""
+        data = Data(self.stack, server.base_url)
+        room = {"enabled": True, "admitPerMinute": 600, "opensBeforeSeconds": 3600}
+        (event,) = await data.events(1, maxNumSeats=4, seatHoldTime=600, waitingRoom=room)
+        started = time.monotonic()
+        fans = await data.customers(crowd)
+        print(f"{'':<34} {crowd:,} fans signed up in {time.monotonic() - started:.0f} s")
+        joins = write_lines(
+            self.scratch / "joins.tsv",
+            [("POST", f"/events/{event}/queue", f.token, "") for f in fans],
+        )
+        joined = drive(server, f"q joins: {crowd:,} fans", "replay.lua", [str(joins), "2"],
+                       connections=128, seconds=4)  # fmt: skip
+        # (wrk went round again if it had time: those are the 200s of fans already in.)
+        failures: list[str] = []
+        check(bad_statuses(joined, {"201", "200"}) == 0, "joins not 201 or 200", failures)
+        joined.verdict = verdict(failures, "every join 201, or 200 for a fan already in")
+        self.show(joined)
+        # Fans the wrk run did not reach join now, so that every fan polls its own entry.
+        keys = event_keys(uuid.UUID(event))
+        async with Probe(self.stack) as probe:
+            entries = await probe.redis.call(lambda c: c.hgetall(keys.qentry))
+        have = {k.decode(): json.loads(v)["i"] for k, v in entries.items()}
+        limit = asyncio.Semaphore(32)
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+
+            async def join(fan: Customer) -> None:
+                async with limit:
+                    made = await http.post(
+                        f"/events/{event}/queue", headers={"Authorization": f"Bearer {fan.token}"}
+                    )
+                have[fan.id] = made.json()["id"]
+
+            await asyncio.gather(*(join(f) for f in fans if f.id not in have))
+        tokens = {f.id: f.token for f in fans}
+        polls = write_lines(
+            self.scratch / "polls.tsv",
+            [("GET", f"/queue/{entry}", tokens[c], "") for c, entry in have.items()],
+        )
+        bare = write_lines(
+            self.scratch / "bare.tsv", [("GET", f"/events/{uuid.uuid4()}/read", "", "")]
+        )
+        stop = asyncio.Event()
+        bought: dict[str, int] = {}
+        worst = {"admitted_unused_over_open": 0}
+
+        async def buyers() -> None:
+            """Admitted fans hold two seats and buy them, as long as the polls run."""
+            done: set[str] = set()
+            async with (
+                Probe(self.stack) as probe,
+                httpx.AsyncClient(base_url=server.base_url, timeout=30) as http,
+            ):
+                while not stop.is_set():
+                    admitted = await probe.redis.call(lambda c: c.zrange(keys.qadmitted, _ALL))
+                    unused = int(await probe.redis.call(lambda c: c.hget(keys.qmeta, "n_au")) or 0)
+                    free = await probe.redis.call(lambda c: c.zcard(keys.free))
+                    worst["admitted_unused_over_open"] = max(
+                        worst["admitted_unused_over_open"], unused - free
+                    )
+                    for raw in admitted:
+                        fan = raw.decode()
+                        if fan in done:
+                            continue
+                        done.add(fan)
+                        auth = {"Authorization": f"Bearer {tokens[fan]}"}
+                        held = await http.post(f"/events/{event}/holds", json={"quantity": 2},
+                                               headers=auth)  # fmt: skip
+                        if held.status_code == 201:
+                            sold = await http.post(f"/holds/{held.json()['id']}/reservation",
+                                                   headers=auth)  # fmt: skip
+                            bought[str(sold.status_code)] = bought.get(str(sold.status_code), 0) + 1
+                    await asyncio.sleep(0.2)
+
+        buying = asyncio.create_task(buyers())
+        mine, _, rate, p99 = await self.paired(
+            f"q position reads, {crowd:,} waiting", rounds, ("service", server, polls),
+            ("floor read", floor, bare), connections=128, seconds=min(self.seconds, 4),
+        )  # fmt: skip
+        stop.set()
+        await buying
+        async with Probe(self.stack) as probe:
+            counts = await probe.engine.queue_counts(uuid.UUID(event))
+            sold_seats = await probe.pg.fetchval(
+                "SELECT count(*), count(DISTINCT id) FROM seats"
+                " WHERE event_id = $1 AND status = 'RESERVED'",
+                uuid.UUID(event),
+            )
+            buyers_sold = await probe.pg.fetchval(
+                "SELECT count(DISTINCT customer_id) FROM reservations WHERE event_id = $1",
+                uuid.UUID(event),
+            )
+        failures = []
+        check(sum(bad_statuses(r, {"200"}) for r in mine) == 0, "polls not 200", failures)
+        check(bought.keys() <= {"201"}, f"confirms answered {bought}", failures)
+        check(buyers_sold <= counts.admitted + counts.done, "buyers never admitted", failures)
+        mine[-1].verdict = verdict(
+            failures,
+            f"{counts.done + counts.admitted} admitted of {counts.joined:,}, {buyers_sold} bought"
+            f" {sold_seats} seats",
+        )
+        self.note(mine[-1], mine[-1].verdict)
+        over = worst["admitted_unused_over_open"]
+        self.note(mine[-1], f"position reads / the floor's bare read: {rate:.2f} of the"
+                            f" throughput, p99 {p99:.2f} x; admitted-and-not-yet-holding over"
+                            f" open seats, at worst: {over}")  # fmt: skip
+
     async def mixed(self, server: Server, customers: list[Customer]) -> None:
         data = Data(self.stack, server.base_url)
         events = await data.events(12, maxNumSeats=10, seatHoldTime=600)
@@ -1167,7 +1284,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--only", default="a,w,s,c,p,r,k,h,b,d,e,i")
+    parser.add_argument("--only", default="a,w,s,c,p,r,k,q,h,b,d,e,i")
+    parser.add_argument("--crowd", type=int, default=20_000, help="(q): fans in the queue")
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--history", type=int, default=3000, help="(i): past events to add")
     parser.add_argument(
@@ -1214,6 +1332,8 @@ def main() -> None:
                     asyncio.run(bench.cold(server, customers, 2, label))
             if "i" in only:
                 asyncio.run(bench.history(server, floor, customers, args.history))
+            if "q" in only:
+                asyncio.run(bench.queue_polls(server, floor, args.rounds, args.crowd))
             if "h" in only:
                 spread = [r for r in bench.results if r.name.startswith("a hold burst: service")]
                 middle = sorted(spread, key=lambda r: r.rate)[len(spread) // 2] if spread else None
