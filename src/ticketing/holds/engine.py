@@ -402,19 +402,16 @@ class HoldEngine:
         """Hold exactly `seat_ids`. With `address` (a client's address subject) and a share in
         percent, the seats held from that address stay within that share of the event."""
         ttl, keys = self._index(hold_id, customer_id, index)
-        reply = await self._with_mirror(
-            event_id,
-            "hold",
-            str(hold_id),
-            str(customer_id),
-            ttl,
-            address,
-            str(address_share),
-            "ids",
-            *seat_ids,
-            extra_keys=keys,
-        )
+        head = self._hold_head(hold_id, customer_id, ttl, address, address_share)
+        reply = await self._with_mirror(event_id, "hold", *head, "ids", *seat_ids, extra_keys=keys)
         return self._placed(hold_id, reply)
+
+    @staticmethod
+    def _hold_head(
+        hold_id: UUID, customer_id: UUID, ttl: str, address: str, address_share: int
+    ) -> tuple[str, ...]:
+        """hold.lua's ARGV 2..6, the same for both modes."""
+        return (str(hold_id), str(customer_id), ttl, address, str(address_share))
 
     async def hold_best(
         self,
@@ -432,11 +429,7 @@ class HoldEngine:
         reply = await self._with_mirror(
             event_id,
             "hold",
-            str(hold_id),
-            str(customer_id),
-            ttl,
-            address,
-            str(address_share),
+            *self._hold_head(hold_id, customer_id, ttl, address, address_share),
             "best",
             str(quantity),
             section or "",

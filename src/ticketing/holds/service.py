@@ -522,11 +522,15 @@ class HoldService:
         caller.require_admin()
         scope = scope_of("event holds", event_id)
         after = decode_cursor(cursor, tuple[int, str], scope) if cursor else None
+        await self.require_event(event_id)
+        held = [(event_id, h) for h in (await self.held_seats(event_id)).values()]
+        return await self._listed(held, caller, limit, cursor, scope, after)
+
+    async def require_event(self, event_id: UUID) -> None:
+        """NotFound unless the event exists (for the lists of an event's holds and sales)."""
         async with self._db.connection() as conn:
             if not await holds_repo.event_exists(conn, event_id):
                 raise NotFound.of("event", event_id)
-        held = [(event_id, h) for h in (await self.held_seats(event_id)).values()]
-        return await self._listed(held, caller, limit, cursor, scope, after)
 
     async def _listed(
         self,

@@ -124,13 +124,6 @@ async def list_for_event(
     return [ReservationRecord(*r) for r in rows]
 
 
-async def event_exists(conn: Connection, event_id: UUID) -> bool:
-    found: bool = await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM events WHERE id = $1)", event_id
-    )
-    return found
-
-
 async def cancel(conn: Connection, reservation_id: UUID) -> list[UUID]:
     """Open the reservation's seats again; the sale stays on record as cancelled."""
     rows = await conn.fetch(

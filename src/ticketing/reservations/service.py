@@ -155,9 +155,8 @@ class ReservationService:
         caller.require_admin()
         scope = scope_of("event reservations", event_id, status)
         after = decode_cursor(cursor, tuple[datetime, UUID], scope) if cursor else None
+        await self._holds.require_event(event_id)
         async with self._db.connection() as conn:
-            if not await reservations_repo.event_exists(conn, event_id):
-                raise NotFound.of("event", event_id)
             records = await reservations_repo.list_for_event(
                 conn, event_id, status, after, limit + 1
             )
