@@ -15,7 +15,7 @@ from uuid import UUID
 
 # Every key of the hold engine, as SCAN patterns (`ticketing db reset` deletes them): the
 # events' keys and pub/sub channels share `{ev:`, the rest are below.
-PATTERNS = ("{ev:*", "hold:*", "cholds:*", "holds:*")
+PATTERNS = ("{ev:*", "hold:*", "cholds:*", "holds:*", "qent:*")
 
 # Outside any event's slot.
 SWEEP_SET = "holds:events"  # events with a mirror or holds in Redis

@@ -33,7 +33,8 @@ from ticketing.queue.schemas import QueueCounts, QueueEntry
 log = logging.getLogger("ticketing.queue")
 
 TICK_SECONDS = 0.25  # how often the admitter admits
-REFRESH_SECONDS = 1.0  # how often it reads the open rooms from PostgreSQL
+REFRESH_SECONDS = 1.0  # how often it reads the open rooms from PostgreSQL, while there are
+REFRESH_IDLE_SECONDS = 2.0  # ... and while there are none (the cost of a box office at rest)
 ENTRIES_KEPT = 100_000  # entry id -> event id remembered per worker
 
 
@@ -195,18 +196,20 @@ class QueueService:
     async def run(self, leading: Callable[[], bool]) -> None:
         """Admit in the leading process, a few times a second, for as long as it runs."""
         rooms: list[Room] = []
-        refreshed = 0.0
+        refreshed = -REFRESH_IDLE_SECONDS
         while True:
             await asyncio.sleep(TICK_SECONDS)
             if not leading():
                 continue
             try:
-                if time.monotonic() - refreshed >= REFRESH_SECONDS:
+                every = REFRESH_SECONDS if rooms else REFRESH_IDLE_SECONDS
+                if time.monotonic() - refreshed >= every:
                     async with self._db.connection() as conn:
                         rooms = await queue_repo.open_rooms(conn)
                     for room in rooms:
                         await self.configure(room)
                     refreshed = time.monotonic()
-                await self.admit_once(rooms)
+                if rooms:
+                    await self.admit_once(rooms)
             except AppError as exc:  # a dependency away: the next tick tries again
                 log.warning("admitter paused: %s", exc)
