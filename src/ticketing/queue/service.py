@@ -19,7 +19,7 @@ import secrets
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from ticketing.auth.caller import Caller
 from ticketing.db.database import Database
@@ -44,6 +44,16 @@ def _ms(moment: datetime | None) -> int:
 
 def _time(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+PREFIX_HEX = 16  # an entry id begins with its event id's first 64 bits
+
+
+def entry_id_for(event_id: UUID) -> UUID:
+    """A new entry's id: its event's first 64 bits, then 64 random ones. A worker that has
+    never seen the entry finds its event among the open rooms it knows, with no Redis call.
+    (Entry ids are not secrets: only the entry's owner and admins may read it.)"""
+    return UUID(event_id.hex[:PREFIX_HEX] + secrets.token_hex(8))
 
 
 def poll_after(entry: m.QueueEntry, start_ms: int | None = None) -> int:
@@ -78,6 +88,8 @@ class QueueService:
         self._db = db
         self._holds = holds
         self._event_of: dict[UUID, UUID] = {}
+        self._by_prefix: dict[str, UUID] = {}  # an open room's id prefix -> its id
+        self._prefixes_read = -REFRESH_IDLE_SECONDS
         self.admitted = 0  # admissions this process made (for tests and the bench)
 
     async def _room(self, event_id: UUID) -> Room:
@@ -106,7 +118,7 @@ class QueueService:
             raise Conflict("This event has no waiting room: hold seats directly", code="NO_QUEUE")
         if room.sales_end_at <= datetime.now(UTC):
             raise Conflict("Sales for this event have closed", code="SALES_CLOSED")
-        entry_id = uuid4()
+        entry_id = entry_id_for(event_id)
         for attempt in range(2):
             try:
                 made, entry = await self._holds.queue_join(
@@ -131,16 +143,35 @@ class QueueService:
             self._event_of.clear()
         self._event_of[entry_id] = event_id
 
+    async def _event_by_prefix(self, entry_id: UUID) -> UUID | None:
+        """The open room whose id begins as `entry_id` does (entry_id_for), from the rooms
+        this worker knows, read again from PostgreSQL at most every REFRESH_IDLE_SECONDS."""
+        prefix = entry_id.hex[:PREFIX_HEX]
+        found = self._by_prefix.get(prefix)
+        if found is None and time.monotonic() - self._prefixes_read >= REFRESH_IDLE_SECONDS:
+            self._prefixes_read = time.monotonic()
+            async with self._db.connection() as conn:
+                rooms = await queue_repo.open_rooms(conn)
+            self._by_prefix = {r.event_id.hex[:PREFIX_HEX]: r.event_id for r in rooms}
+            found = self._by_prefix.get(prefix)
+        return found
+
     async def _found(self, entry_id: UUID) -> tuple[UUID, m.QueueEntry]:
-        event_id = self._event_of.get(entry_id)
-        if event_id is None:
-            event_id = await self._holds.queue_event(entry_id)
-            if event_id is None:
+        """An entry and its event: one Redis call while its room is open (the entry id names
+        the event), else through the entry's index first."""
+        guess = self._event_of.get(entry_id) or await self._event_by_prefix(entry_id)
+        entry = None if guess is None else await self._holds.queue_entry(guess, entry_id)
+        if guess is not None and entry is not None:
+            event_id = guess
+        else:
+            indexed = await self._holds.queue_event(entry_id)
+            if indexed is None:
                 raise NotFound.of("queue entry", entry_id)
-            self._remember(entry_id, event_id)
-        entry = await self._holds.queue_entry(event_id, entry_id)
-        if entry is None:
-            raise NotFound.of("queue entry", entry_id)
+            event_id = indexed
+            entry = await self._holds.queue_entry(event_id, entry_id)
+            if entry is None:
+                raise NotFound.of("queue entry", entry_id)
+        self._remember(entry_id, event_id)
         return event_id, entry
 
     async def get(self, entry_id: UUID, caller: Caller) -> QueueEntry:
