@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -32,7 +33,16 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from glide import ConditionalChange, ExpirySet, ExpiryType, Script, UpdateOptions
+from glide import (
+    Batch,
+    ClusterBatch,
+    ConditionalChange,
+    ExpirySet,
+    ExpiryType,
+    GlideClusterClient,
+    Script,
+    UpdateOptions,
+)
 
 from ticketing.cache.redis import Redis
 from ticketing.errors import AppError, DependencyUnavailable
@@ -78,6 +88,10 @@ from ticketing.holds.models import (
 log = logging.getLogger("ticketing.holds")
 
 SCRIPTS = Path(__file__).parent / "scripts"
+# The mirror format the scripts expect (_lib.lua says it once; `mirrored_many` reads it).
+_FORMAT = re.search(r"local MIRROR_FORMAT = '(\w+)'", (SCRIPTS / "_lib.lua").read_text())
+assert _FORMAT is not None
+MIRROR_FORMAT = _FORMAT.group(1).encode()
 FENCE_MS = 30_000  # a confirmation that has not settled by then is settled by the sweeper
 # Builds of a missing mirror one step may make: an admin change drops the mirror twice (in
 # its transaction and after it), which can refuse two builds under way, and a step that
@@ -249,6 +263,31 @@ class HoldEngine:
 
     async def mirrored(self, event_id: UUID) -> bool:
         return (await self._run("mirrored", event_id))[0] == "1"
+
+    async def mirrored_many(self, event_ids: Sequence[UUID]) -> set[UUID]:
+        """Which of these events have their mirror ready (as `mirrored` says), in one
+        pipelined round trip rather than one per event."""
+        if not event_ids:
+            return set()
+        metas = [event_keys(e).meta for e in event_ids]
+
+        async def run(client: Any) -> list[Any]:
+            batch: Batch | ClusterBatch = (
+                ClusterBatch(is_atomic=False)
+                if isinstance(client, GlideClusterClient)
+                else Batch(is_atomic=False)
+            )
+            for key in metas:
+                batch.hmget(key, ["registered", "format"])
+            replies: list[Any] = await client.exec(batch, raise_on_error=True)
+            return replies
+
+        replies = await self._redis.call(run)
+        return {
+            e
+            for e, reply in zip(event_ids, replies, strict=True)
+            if reply and reply[0] == b"1" and reply[1] == MIRROR_FORMAT
+        }
 
     async def ensure_mirror(self, event_id: UUID) -> None:
         """Have the event's mirror built, once however many ask at the same time: in this

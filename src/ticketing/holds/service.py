@@ -634,8 +634,9 @@ class HoldService:
         async with self._db.connection() as conn:
             upcoming = await holds_repo.upcoming_events(conn, WARM_EVENTS)
         built = 0
+        ready = await self.engine.mirrored_many(upcoming)
         for event_id in upcoming:
-            if not await self.engine.mirrored(event_id):
+            if event_id not in ready:
                 try:
                     await self.engine.ensure_mirror(event_id)
                 except m.EventUnknown:

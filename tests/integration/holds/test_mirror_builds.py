@@ -112,3 +112,17 @@ async def _eventually(check: Any, seconds: float = 3.0) -> bool:
             return True
         await asyncio.sleep(0.05)
     return False
+
+
+async def test_many_mirrors_are_checked_in_one_step_as_one_by_one(
+    client: Any, app_engine_parts: tuple[HoldEngine, Redis, Database]
+) -> None:
+    engine, redis, _ = app_engine_parts
+    built, dropped = await make_event(client), await make_event(client)
+    for event in (built, dropped):
+        assert await _eventually(lambda e=event: engine.mirrored(UUID(e["id"])))
+    await _forget(redis, UUID(dropped["id"]))
+    unknown = uuid.uuid4()
+    asked = [UUID(built["id"]), UUID(dropped["id"]), unknown]
+    ready = await engine.mirrored_many(asked)
+    assert ready == {e for e in asked if await engine.mirrored(e)} == {UUID(built["id"])}
