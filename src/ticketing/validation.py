@@ -76,6 +76,11 @@ def check_instant(value: datetime) -> str | None:
 Instant = Annotated[datetime, Meta(tz=True), Check(check_instant)]
 
 
+def instant(ms: int) -> datetime:
+    """An instant the hold engine keeps in milliseconds since the epoch, in UTC."""
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
 def iso(moment: datetime) -> str:
     """An instant as every body shows it (ISO 8601 in UTC with `Z`), for use in messages."""
     return msgspec.json.encode(moment.astimezone(UTC)).decode().strip('"')

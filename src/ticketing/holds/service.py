@@ -53,7 +53,7 @@ from ticketing.observe import metrics
 from ticketing.seatview import repository as seat_reads
 from ticketing.seatview.schemas import Seat
 from ticketing.seatview.view import money, seat_view
-from ticketing.validation import decode_cursor, iso, page, scope_of
+from ticketing.validation import decode_cursor, instant, iso, page, scope_of
 
 log = logging.getLogger("ticketing.holds")
 
@@ -63,10 +63,6 @@ WARM_SECONDS = 5.0  # how often the sweeping process looks for one missing
 ACTIVE_SECONDS = 300.0  # an event swept this recently is still active (for the audit)
 SECTIONS_SECONDS = 5.0  # how long an event's section names are kept (unknown-section check)
 SECTIONS_KEPT = 1024
-
-
-def _time(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def _now_ms() -> int:
@@ -87,7 +83,7 @@ def _held_seat(
         row=seat.row,
         seat_number=seat.seat_number,
         section=seat.section,
-        hold_expires_at=_time(expires_ms),
+        hold_expires_at=instant(expires_ms),
         version=seat.version,
         hold_id=hold_id,
     )
@@ -197,8 +193,8 @@ class HoldService:
                 unavailableSeatIds=exc.seat_ids,
             ) from None
         except m.SalesClosed as exc:
-            opens = None if exc.opens_ms is None else _time(exc.opens_ms)
-            closes = _time(exc.closes_ms)
+            opens = None if exc.opens_ms is None else instant(exc.opens_ms)
+            closes = instant(exc.closes_ms)
             now = datetime.now(UTC)
             said = (
                 f"Sales open at {iso(opens)}"
@@ -267,8 +263,8 @@ class HoldService:
                 _held_seat(event_id, d, customer_id, placed.expires_ms, hold_id)
                 for d in placed.seats
             ],
-            expires_at=_time(placed.expires_ms),
-            created_at=_time(placed.created_ms),
+            expires_at=instant(placed.expires_ms),
+            created_at=instant(placed.created_ms),
         )
 
     async def _sections(self, event_id: UUID) -> frozenset[str]:
@@ -360,7 +356,7 @@ class HoldService:
         except m.Fenced:
             raise Conflict("The hold is being confirmed", code="HOLD_CONFIRMING") from None
         except m.ExtendLimit as exc:
-            ends = iso(_time(exc.latest_ms))
+            ends = iso(instant(exc.latest_ms))
             raise Conflict(
                 f"A hold lasts at most 3 x seatHoldTime; this one ends at {ends}",
                 code="EXTEND_LIMIT",
@@ -472,8 +468,8 @@ class HoldService:
             event_id=event_id,
             customer_id=UUID(customer_id),
             seats=[seat_view(r, caller, live) for r in records],
-            expires_at=_time(expires_ms),
-            created_at=_time(created_ms),
+            expires_at=instant(expires_ms),
+            created_at=instant(created_ms),
         )
 
     # --- the waiting room: its state lives beside the event's holds ----------------------
@@ -575,8 +571,8 @@ class HoldService:
                     event_id=event_id,
                     customer_id=UUID(lives[0].customer_id),
                     seats=[seat_view(rows[place[s.seat_id]], caller, s) for s in lives],
-                    expires_at=_time(lives[0].expires_ms),
-                    created_at=_time(created_ms),
+                    expires_at=instant(lives[0].expires_ms),
+                    created_at=instant(created_ms),
                 )
             )
         return HoldList(items=items, next_cursor=next_cursor)

@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 from uuid import UUID
@@ -23,6 +23,7 @@ import msgspec
 
 from ticketing.holds.models import EventStatus
 from ticketing.seatview.view import money
+from ticketing.validation import instant
 
 Status = Literal["OPEN", "ON_HOLD", "RESERVED"]
 HISTORY = 1024  # changes kept per event for resuming streams from Last-Event-ID
@@ -106,10 +107,6 @@ class Place:
     row: str
     number: int | None
     price: str = "0"
-
-
-def _instant(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def now_ms() -> int:
@@ -255,7 +252,7 @@ class EventView:
                         place.row or None,
                         place.number,
                         status,
-                        _instant(self.held[seat_id]) if status == "ON_HOLD" else None,
+                        instant(self.held[seat_id]) if status == "ON_HOLD" else None,
                         money(Decimal(place.price)),
                     )
                 )
@@ -300,7 +297,7 @@ class EventView:
                 self.reserved.discard(seat)
         self.sequence = change.seq
         self._snapshot = None
-        until = _instant(change.t) if change.t else None
+        until = instant(change.t) if change.t else None
         body = SeatsChanged(change.seq, change.kind, change.status, seats, until)
         frame = self.event_id_line(change.seq) + b"event: seats\ndata: " + _encode(body) + b"\n\n"
         self._history.append((change.seq, frame))

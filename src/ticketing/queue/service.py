@@ -29,6 +29,7 @@ from ticketing.holds.service import HoldService
 from ticketing.queue import repository as queue_repo
 from ticketing.queue.repository import Room
 from ticketing.queue.schemas import QueueCounts, QueueEntry
+from ticketing.validation import instant, iso
 
 log = logging.getLogger("ticketing.queue")
 
@@ -40,10 +41,6 @@ ENTRIES_KEPT = 100_000  # entry id -> event id remembered per worker
 
 def _ms(moment: datetime | None) -> int:
     return 0 if moment is None else int(moment.timestamp() * 1000)
-
-
-def _time(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 PREFIX_HEX = 16  # an entry id begins with its event id's first 64 bits
@@ -77,9 +74,9 @@ def shown(event_id: UUID, entry: m.QueueEntry) -> QueueEntry:
         state=entry.state,  # type: ignore[arg-type]
         position=entry.place,
         ahead=entry.ahead,
-        admitted_until=None if entry.until_ms is None else _time(entry.until_ms),
+        admitted_until=None if entry.until_ms is None else instant(entry.until_ms),
         poll_after_seconds=poll_after(entry),
-        joined_at=_time(entry.joined_ms),
+        joined_at=instant(entry.joined_ms),
     )
 
 
@@ -129,11 +126,9 @@ class QueueService:
                 if closed.opens is None and attempt == 0:
                     await self.configure(room)  # (Redis had lost the room's settings)
                     continue
-                opens = _time(closed.opens or _ms(room.sales_start_at))
+                opens = iso(instant(closed.opens or _ms(room.sales_start_at)))
                 raise Conflict(
-                    "The waiting room opens at " + opens.isoformat().replace("+00:00", "Z"),
-                    code="QUEUE_NOT_OPEN",
-                    opensAt=opens.isoformat().replace("+00:00", "Z"),
+                    f"The waiting room opens at {opens}", code="QUEUE_NOT_OPEN", opensAt=opens
                 ) from None
         self._remember(UUID(entry.entry_id), event_id)
         return shown(event_id, entry), made

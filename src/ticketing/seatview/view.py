@@ -3,7 +3,6 @@ customers, none of which owns the others' view of a seat."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
 from uuid import UUID
@@ -11,6 +10,7 @@ from uuid import UUID
 from ticketing.auth.caller import Caller
 from ticketing.seatview.repository import SeatRecord
 from ticketing.seatview.schemas import Seat, SeatStatus
+from ticketing.validation import instant
 
 
 class Held(Protocol):
@@ -44,7 +44,7 @@ def seat_view(record: SeatRecord, caller: Caller, hold: Held | None = None) -> S
     elif hold is not None:
         status = "ON_HOLD"
         customer_id = UUID(hold.customer_id)
-        expires = datetime.fromtimestamp(hold.expires_ms / 1000, UTC)
+        expires = instant(hold.expires_ms)
         hold_id = hold.hold_id
     shown = caller.sees_customer(customer_id)
     return Seat(
