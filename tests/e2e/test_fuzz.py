@@ -32,7 +32,10 @@ def _run(base: str, token: str, *extra: str) -> tuple[int, str]:
         [ST, "--no-color", "run", f"{base}/api/openapi.json",
          "--header", f"Authorization: Bearer {token}",
          "--checks", "all", "--exclude-checks", EXCLUDED,
-         "--max-examples", "15", "--seed", "20261124", "--workers", "2",
+         # One worker: with two threads, CPython 3.11's parser (which Hypothesis calls to
+         # describe its filters) can fail with "AST constructor recursion depth mismatch",
+         # a crash of the tool, not a finding.
+         "--max-examples", "15", "--seed", "20261124", "--workers", "1",
          "--request-timeout", "20", "--exclude-path", "/events/{event_id}/stream", *extra],
         capture_output=True,
         text=True,
