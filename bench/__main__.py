@@ -684,9 +684,12 @@ class Bench:
             order = (a, b) if n % 2 else (b, a)
             for label, target, given in order:
                 path = given if reload is None else await reload(label)
-                res = self.load(target, f"{name}: {label} {n}/{rounds}", "replay.lua",
-                                [str(path), "2"], connections=connections, seconds=seconds,
-                                profile=label == a[0] and n == 1)  # fmt: skip
+                # (in a thread, so that tasks of the scenario keep running meanwhile)
+                res = await asyncio.to_thread(
+                    self.load, target, f"{name}: {label} {n}/{rounds}", "replay.lua",
+                    [str(path), "2"], connections=connections, seconds=seconds,
+                    profile=label == a[0] and n == 1,
+                )  # fmt: skip
                 got[label].append(res)
                 self.show(res)
         pairs = list(zip(got[a[0]], got[b[0]], strict=True))
@@ -1164,6 +1167,7 @@ class Bench:
         )
         stop = asyncio.Event()
         bought: dict[str, int] = {}
+        refused: dict[str, int] = {}
         worst = {"admitted_unused_over_open": 0}
 
         async def buyers() -> None:
@@ -1192,9 +1196,13 @@ class Bench:
                             sold = await http.post(f"/holds/{held.json()['id']}/reservation",
                                                    headers=auth)  # fmt: skip
                             bought[str(sold.status_code)] = bought.get(str(sold.status_code), 0) + 1
+                        else:
+                            refused[held.json().get("code", str(held.status_code))] = (
+                                refused.get(held.json().get("code", str(held.status_code)), 0) + 1
+                            )
                     await asyncio.sleep(0.2)
 
-        buying = asyncio.create_task(buyers())
+        buying = asyncio.create_task(buyers())  # (paired runs wrk off this loop, so they run)
         mine, _, rate, p99 = await self.paired(
             f"q position reads, {crowd:,} waiting", rounds, ("service", server, polls),
             ("floor read", floor, bare), connections=128, seconds=min(self.seconds, 4),
@@ -1215,6 +1223,7 @@ class Bench:
         failures = []
         check(sum(bad_statuses(r, {"200"}) for r in mine) == 0, "polls not 200", failures)
         check(bought.keys() <= {"201"}, f"confirms answered {bought}", failures)
+        check(bool(bought), f"nobody bought (holds refused: {refused})", failures)
         check(buyers_sold <= counts.admitted + counts.done, "buyers never admitted", failures)
         mine[-1].verdict = verdict(
             failures,

@@ -33,7 +33,7 @@ BIN = Path(sys.executable).parent
 LOAD_TEST_LIMITS = {
     **{
         f"TICKETING_RATE_LIMIT_{kind}": "10000000/60s"
-        for kind in ("HOLDS", "WRITES", "READS", "SIGNUP", "BAD_TOKENS", "STREAMS")
+        for kind in ("HOLDS", "WRITES", "READS", "POLLS", "SIGNUP", "BAD_TOKENS", "STREAMS")
     },
     "TICKETING_STREAMS_PER_ADDRESS": "100000",
     "TICKETING_STREAMS_PER_CUSTOMER": "100000",

@@ -189,7 +189,9 @@ def create_app(settings: Settings | None = None, *, direct: bool = True) -> Lite
                 "signup": settings.rate_signup,
                 "badtokens": settings.rate_bad_tokens,
                 "streams": settings.rate_streams,
+                "polls": settings.rate_polls,
             },
+            local=frozenset({"polls"}),
         )
         try:
             yield

@@ -271,6 +271,11 @@ class Settings:
     rate_reads: Rate | None = _spec(
         "TICKETING_RATE_LIMIT_READS", _rate, "reads, per customer token or address"
     )
+    rate_polls: Rate | None = _spec(
+        "TICKETING_RATE_LIMIT_POLLS",
+        _rate,
+        "waiting-room position reads, per customer token, counted by each worker alone",
+    )
     rate_signup: Rate | None = _spec("TICKETING_RATE_LIMIT_SIGNUP", _rate, "sign-ups, per address")
     rate_bad_tokens: Rate | None = _spec(
         "TICKETING_RATE_LIMIT_BAD_TOKENS", _rate, "requests with a rejected token, per address"
@@ -370,6 +375,7 @@ _DEFAULTS: dict[str, Any] = {
     "rate_holds": Rate(30, 10),
     "rate_writes": Rate(60, 10),
     "rate_reads": Rate(600, 10),
+    "rate_polls": Rate(60, 60),
     "rate_signup": Rate(20, 60),
     "rate_bad_tokens": Rate(20, 60),
     "rate_streams": Rate(30, 60),

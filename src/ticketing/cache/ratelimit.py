@@ -12,6 +12,10 @@ costs one Redis call per batch rather than per request. The price: a subject may
 up to (batch - 1) requests early per worker that holds part of a batch, never admitted more
 than the limit. With limits under 20 the batch is one request, and counting is exact.
 
+A class may instead be counted by each worker alone (`local`): the waiting room's position
+reads, which are answered from memory, so that the crowd polling them costs no Redis call.
+A subject then gets the limit from each worker it reaches.
+
 When Redis does not answer, requests are let through (the hold and confirm paths then
 answer 503 themselves): a limiter that fails closed would turn a Redis hiccup into an
 outage of the reads that PostgreSQL alone could serve.
@@ -108,9 +112,12 @@ def token_subject(token_hash: str) -> str:
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis, rates: dict[str, Rate | None]) -> None:
+    def __init__(
+        self, redis: Redis, rates: dict[str, Rate | None], local: frozenset[str] = frozenset()
+    ) -> None:
         self._redis = redis
         self._rates = rates
+        self._local = local
         self._leases: dict[str, _Lease] = {}
         self._claiming: dict[str, asyncio.Future[None]] = {}
         self._unchecked_until = 0.0
@@ -124,6 +131,8 @@ class RateLimiter:
         if rate is None:
             return None
         key = f"rl:{kind}:{subject}"
+        if kind in self._local:
+            return self._count_here(key, rate)
         while True:
             now = time.monotonic()
             if self._unchecked_until > now:
@@ -144,6 +153,16 @@ class RateLimiter:
         finally:
             del self._claiming[key]
             claim.set_result(None)
+
+    def _count_here(self, key: str, rate: Rate) -> Verdict:
+        now = time.monotonic()
+        window = self._leases.get(key)
+        if window is None or window.ends <= now:
+            if len(self._leases) >= LEASES_MAX:
+                self._leases = {k: v for k, v in self._leases.items() if v.ends > now}
+            window = self._leases[key] = _Lease(0, 0, now + rate.window)
+        window.used += 1
+        return Verdict(rate, window.used, int((window.ends - now) * 1000))
 
     async def _claim(self, key: str, rate: Rate, now: float) -> Verdict | None:
         batch = max(1, rate.limit // 10)

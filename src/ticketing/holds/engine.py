@@ -28,6 +28,7 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,7 @@ from ticketing.holds.models import (
     QueueClosed,
     QueueCounts,
     QueueEntry,
+    QueueHead,
     SalesClosed,
     SeatDetails,
     SeatsUnavailable,
@@ -240,7 +242,17 @@ class HoldEngine:
         reply = await self._run("queue_entry", event_id, str(entry_id))
         if reply[0] != "OK":
             return None
-        return _entry(reply[1], reply[2:8], int(reply[8]))
+        return replace(_entry(reply[1], reply[2:8], int(reply[8])), room=reply[9])
+
+    async def queue_head(self, event_id: UUID, left_seen: int) -> QueueHead | None:
+        """The room's head, and the entries that left since `left_seen`; None when off."""
+        reply = await self._run("queue_head", event_id, str(left_seen))
+        if reply[0] != "OK":
+            return None
+        return QueueHead(
+            reply[1], int(reply[2]), reply[3] == "1", int(reply[4]), int(reply[5]),
+            tuple(reply[6:]),
+        )  # fmt: skip
 
     async def queue_leave(self, event_id: UUID, entry_id: UUID, customer_id: UUID) -> bool:
         """Leave; False when the entry is not this customer's (or gone)."""

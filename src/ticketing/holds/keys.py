@@ -98,6 +98,7 @@ class EventKeys:
     qentry: str  # HASH customer -> JSON {i: entry id, j: joined, s: W/A/D/E/L, h: 1 once held}
     qids: str  # HASH entry id -> customer
     qadmitted: str  # ZSET customer -> admitted until (ms), for the admitted now
+    qleft: str  # LIST ids of entries that left while waiting, oldest first (queue_head.lua)
 
     @classmethod
     def of(cls, event_id: UUID | str) -> EventKeys:

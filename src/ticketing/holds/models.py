@@ -40,6 +40,19 @@ class QueueEntry:
     until_ms: int | None  # while ADMITTED
     joined_ms: int
     rate: int  # admissions per minute
+    room: str = ""  # which state of its room it was read from ("born:start"), when known
+
+
+@dataclass(frozen=True, slots=True)
+class QueueHead:
+    """How far a waiting room has admitted (queue_head.lua)."""
+
+    room: str  # "born:start": a different value means a different room state
+    head: int  # places before this one (0-based, in qorder) have been reached
+    sold_out: bool
+    rate: int
+    left: int  # entries that left while waiting, so far
+    left_now: tuple[str, ...]  # the ids of those after the count asked about
 
 
 @dataclass(frozen=True, slots=True)

@@ -492,6 +492,9 @@ class HoldService:
     async def queue_entry(self, event_id: UUID, entry_id: UUID) -> m.QueueEntry | None:
         return await self.engine.queue_entry(event_id, entry_id)
 
+    async def queue_head(self, event_id: UUID, left_seen: int) -> m.QueueHead | None:
+        return await self.engine.queue_head(event_id, left_seen)
+
     async def queue_leave(self, event_id: UUID, entry_id: UUID, customer_id: UUID) -> bool:
         return await self.engine.queue_leave(event_id, entry_id, customer_id)
 

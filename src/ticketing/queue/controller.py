@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from ticketing.auth.caller import Caller
-from ticketing.auth.guards import admin_only, customer_only, signed_in
+from ticketing.auth.guards import RATE_OPT, admin_only, customer_only, signed_in
 from ticketing.queue.schemas import QueueCounts, QueueEntry
 from ticketing.queue.service import QueueService
 from ticketing.web.direct import direct
@@ -58,7 +58,11 @@ class QueueEntryController(Controller):
     path = "/queue"
     tags = ["waiting room"]
 
-    @get("/{entry_id:uuid}", guards=[signed_in], opt=direct(direct_get_queue_entry))
+    @get(
+        "/{entry_id:uuid}",
+        guards=[signed_in],
+        opt={**direct(direct_get_queue_entry), RATE_OPT: "polls"},
+    )
     async def get_queue_entry(
         self,
         entry_id: FromPath[UUID],

@@ -29,6 +29,7 @@ from ticketing.holds.service import HoldService
 from ticketing.queue import repository as queue_repo
 from ticketing.queue.repository import Room
 from ticketing.queue.schemas import QueueCounts, QueueEntry
+from ticketing.queue.waiting import WaitingFans
 from ticketing.validation import instant, iso
 
 log = logging.getLogger("ticketing.queue")
@@ -87,6 +88,7 @@ class QueueService:
         self._event_of: dict[UUID, UUID] = {}
         self._by_prefix: dict[str, UUID] = {}  # an open room's id prefix -> its id
         self._prefixes_read = -REFRESH_IDLE_SECONDS
+        self.waiting = WaitingFans(holds)
         self.admitted = 0  # admissions this process made (for tests and the bench)
 
     async def _room(self, event_id: UUID) -> Room:
@@ -170,8 +172,13 @@ class QueueService:
         return event_id, entry
 
     async def get(self, entry_id: UUID, caller: Caller) -> QueueEntry:
-        """One entry (owner, admin): one Redis call once this worker knows its event."""
-        event_id, entry = await self._found(entry_id)
+        """One entry (owner, admin): a waiting fan's from memory (WaitingFans), any other's
+        in one Redis call once this worker knows its event."""
+        found = await self.waiting.read(entry_id)
+        if found is None:
+            found = await self._found(entry_id)
+            self.waiting.remember(*found)
+        event_id, entry = found
         caller.require_owner_or_admin(UUID(entry.customer_id), "queue entry", entry_id)
         return shown(event_id, entry)
 
@@ -179,6 +186,7 @@ class QueueService:
         customer_id = caller.require_customer()
         event_id, entry = await self._found(entry_id)
         caller.require_owner_or_admin(UUID(entry.customer_id), "queue entry", entry_id)
+        self.waiting.forget(entry_id)
         await self._holds.queue_leave(event_id, entry_id, customer_id)
 
     async def counts(self, event_id: UUID, caller: Caller) -> QueueCounts:

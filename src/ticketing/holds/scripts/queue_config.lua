@@ -7,4 +7,7 @@ redis.call('HSET', K.qmeta, 'on', ARGV[2], 'rate', ARGV[3], 'window', ARGV[4],
 if redis.call('HEXISTS', K.qmeta, 'last') == 0 then
   redis.call('HSET', K.qmeta, 'last', ARGV[6], 'tokens', '0', 'head', '0')
 end
+-- born: when this room's state began (again, after a Redis that lost it), so that a worker
+-- remembering its waiting fans (ticketing/queue/waiting.py) knows they are gone
+redis.call('HSETNX', K.qmeta, 'born', tostring(now_ms()))
 return 1

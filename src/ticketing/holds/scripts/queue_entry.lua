@@ -1,5 +1,6 @@
 -- Read one waiting-room entry (what a crowd polls: one call). ARGV: 2 entry id
--- Returns {'OK', customer, id, state, place, ahead, until, joined, rate} | {'GONE'}
+-- Returns {'OK', customer, id, state, place, ahead, until, joined, rate, room} | {'GONE'}
+-- (room: "born:start", which a worker remembering the entry checks against queue_head)
 local customer = redis.call('HGET', K.qids, ARGV[2])
 if not customer then return {'GONE'} end
 local raw = redis.call('HGET', K.qentry, customer)
@@ -7,5 +8,7 @@ if not raw then return {'GONE'} end
 local view = queue_view(customer, cjson.decode(raw), now_ms())
 table.insert(view, 1, customer)
 table.insert(view, 1, 'OK')
-view[#view + 1] = redis.call('HGET', K.qmeta, 'rate') or '0'
+local m = redis.call('HMGET', K.qmeta, 'rate', 'born', 'start')
+view[#view + 1] = m[1] or '0'
+view[#view + 1] = (m[2] or '') .. ':' .. (m[3] or '')
 return view

@@ -6,6 +6,7 @@ if customer ~= ARGV[3] then return {'NOT_OWNER'} end
 local rec = cjson.decode(redis.call('HGET', K.qentry, customer))
 if rec.s == 'W' then
   redis.call('HINCRBY', K.qmeta, 'n_w', -1)
+  redis.call('RPUSH', K.qleft, ARGV[2])  -- (workers remembering it as waiting forget it)
 elseif rec.s == 'A' then
   redis.call('ZREM', K.qadmitted, customer)
   redis.call('HINCRBY', K.qmeta, 'n_a', -1)
