@@ -1203,6 +1203,14 @@ class Bench:
                     await asyncio.sleep(0.2)
 
         buying = asyncio.create_task(buyers())  # (paired runs wrk off this loop, so they run)
+        # The first polls: every fan new to the worker that answers (read from Redis once per
+        # worker, then remembered). wrk goes through the file about twice, so most fans reach
+        # both workers; the rounds after are the crowd polling on, as it does for minutes.
+        first = await asyncio.to_thread(
+            drive, server, f"q position reads, first pass: {crowd:,} fans new to each worker",
+            "replay.lua", [str(polls), "2"], connections=128, seconds=max(4.0, crowd / 2500),
+        )  # fmt: skip
+        self.show(first)
         mine, _, rate, p99 = await self.paired(
             f"q position reads, {crowd:,} waiting", rounds, ("service", server, polls),
             ("floor read", floor, bare), connections=128, seconds=min(self.seconds, 4),
@@ -1221,7 +1229,8 @@ class Bench:
                 uuid.UUID(event),
             )
         failures = []
-        check(sum(bad_statuses(r, {"200"}) for r in mine) == 0, "polls not 200", failures)
+        check(sum(bad_statuses(r, {"200"}) for r in [first, *mine]) == 0, "polls not 200",
+              failures)  # fmt: skip
         check(bought.keys() <= {"201"}, f"confirms answered {bought}", failures)
         check(bool(bought), f"nobody bought (holds refused: {refused})", failures)
         check(buyers_sold <= counts.admitted + counts.done, "buyers never admitted", failures)
@@ -1233,8 +1242,12 @@ class Bench:
         self.note(mine[-1], mine[-1].verdict)
         over = worst["admitted_unused_over_open"]
         self.note(mine[-1], f"position reads / the floor's bare read: {rate:.2f} of the"
-                            f" throughput, p99 {p99:.2f} x; admitted-and-not-yet-holding over"
-                            f" open seats, at worst: {over}")  # fmt: skip
+                            f" throughput, p99 {p99:.2f} x")  # fmt: skip
+        # (Sampled, not at each admission: queue_admit.lua holds the bound when it admits;
+        # afterwards fans who hold two seats each bring the open seats down faster than the
+        # count of those not yet holding, so a sample may show more of them than open seats.)
+        self.note(mine[-1], f"admitted and not yet holding minus open seats, sampled every"
+                            f" 0.2 s: at worst {over}")  # fmt: skip
 
     async def mixed(self, server: Server, customers: list[Customer]) -> None:
         data = Data(self.stack, server.base_url)
