@@ -1030,20 +1030,31 @@ class Bench:
                 for k, (e, x, y) in enumerate(pairs)
             ]  # fmt: skip
 
-        async def scenario(name: str, tag: str, path: Path, ok: set[str], conns: int) -> float:
-            """The scenario's throughput over the floor read's, measured in turns."""
-            res = drive(server, f"i {name}, {tag}", "replay.lua", [str(path), "2"],
-                        connections=conns, seconds=4)  # fmt: skip
-            ref = drive(floor, f"i floor read beside {name}, {tag}", "replay.lua",
-                        [str(bare), "1"], connections=64, seconds=2)  # fmt: skip
-            bad = bad_statuses(res, ok)
-            five = sum(c for s, c in res.statuses.items() if s.startswith("5"))
-            failures: list[str] = []
-            check(bad == 0, f"{bad} answers not {' or '.join(sorted(ok))}", failures)
-            check(five == 0, f"{five} answers 5xx", failures)
-            res.verdict = verdict(failures, f"every answer {' or '.join(sorted(ok))}")
-            self.show(res)
-            return res.rate / ref.rate if ref.rate else 0.0
+        async def scenario(
+            name: str, tag: str, path: Path, ok: set[str], conns: int, turns: int = 1
+        ) -> float:
+            """The scenario's throughput over the floor read's beside it: the median over
+            `turns` (a read can be repeated; the order alternates), since one 4 s measure on
+            this machine moves by a sixth from one minute to the next."""
+            ratios = []
+            for turn in range(turns):
+                if turn % 2:
+                    ref = drive(floor, f"i floor read beside {name}, {tag}", "replay.lua",
+                                [str(bare), "1"], connections=64, seconds=2)  # fmt: skip
+                res = drive(server, f"i {name}, {tag}", "replay.lua", [str(path), "2"],
+                            connections=conns, seconds=4)  # fmt: skip
+                if not turn % 2:
+                    ref = drive(floor, f"i floor read beside {name}, {tag}", "replay.lua",
+                                [str(bare), "1"], connections=64, seconds=2)  # fmt: skip
+                bad = bad_statuses(res, ok)
+                five = sum(c for s, c in res.statuses.items() if s.startswith("5"))
+                failures: list[str] = []
+                check(bad == 0, f"{bad} answers not {' or '.join(sorted(ok))}", failures)
+                check(five == 0, f"{five} answers 5xx", failures)
+                res.verdict = verdict(failures, f"every answer {' or '.join(sorted(ok))}")
+                self.show(res)
+                ratios.append(res.rate / ref.rate if ref.rate else 0.0)
+            return statistics.median(ratios)
 
         async def suite(tag: str) -> dict[str, float]:
             found: dict[str, float] = {}
@@ -1073,7 +1084,7 @@ class Bench:
                 ("seat page", f"/events/{event}/seats?limit=200"),
             ):
                 path = write_lines(self.scratch / "i-read.tsv", [("GET", target, "", "")])
-                found[label] = await scenario(label, tag, path, {"200"}, 64)
+                found[label] = await scenario(label, tag, path, {"200"}, 64, turns=3)
             return found
 
         async def idle(tag: str) -> dict[str, tuple[float, float]]:
@@ -1092,8 +1103,11 @@ class Bench:
 
         async with Probe(self.stack) as probe:
             events_before = await probe.pg.fetchval("SELECT count(*) FROM events")
-        idle_first = await idle(f"with {events_before:,} events")
+        await idle(f"with {events_before:,} events, before any scenario")
         first = await suite(f"{events_before:,} events")
+        # The scenarios leave holds live (an hour long) on 200 events: the idle figures to
+        # compare are those with the same live holds, before and after the history is added.
+        idle_first = await idle(f"with {events_before:,} events, after the scenarios")
         started = time.monotonic()
         await self.fill_history(server, customers, n)
         filled = time.monotonic() - started

@@ -86,6 +86,18 @@ async def pg(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
+def command_counts(info: object) -> dict[str, int]:
+    """Valkey's count of calls per command (scripts' calls included), from the reply to
+    `INFO commandstats`."""
+    text = info.decode() if isinstance(info, bytes) else str(info)
+    found: dict[str, int] = {}
+    for line in text.splitlines():
+        if line.startswith("cmdstat_"):
+            name, _, stats = line.partition(":")
+            found[name.removeprefix("cmdstat_")] = int(stats.split(",")[0].split("=")[1])
+    return found
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

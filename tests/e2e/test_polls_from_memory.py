@@ -12,7 +12,7 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import ADMIN, CustomerHandle, make_customer, make_event
+from tests.conftest import ADMIN, CustomerHandle, command_counts, make_customer, make_event
 from ticketing.auth.tokens import hash_token
 from ticketing.cache.ratelimit import RateLimiter
 from ticketing.holds.service import HoldService
@@ -25,16 +25,11 @@ ROOM = {"enabled": True, "admitPerMinute": 6000, "opensBeforeSeconds": 3600}
 def _calls(client: Client) -> dict[str, int]:
     """Valkey's own count of calls per command (scripts' calls included)."""
     redis = client.app.state.redis  # (the app's own client, on the app's loop)
-    raw = client.blocking_portal.call(
-        redis.call, lambda c: c.custom_command(["INFO", "commandstats"])
+    return command_counts(
+        client.blocking_portal.call(
+            redis.call, lambda c: c.custom_command(["INFO", "commandstats"])
+        )
     )
-    text = raw.decode() if isinstance(raw, bytes) else str(raw)
-    found: dict[str, int] = {}
-    for line in text.splitlines():
-        if line.startswith("cmdstat_"):
-            name, _, stats = line.partition(":")
-            found[name.removeprefix("cmdstat_")] = int(stats.split(",")[0].split("=")[1])
-    return found
 
 
 async def _within(seconds: float, check: Callable[[], Awaitable[bool]]) -> float:

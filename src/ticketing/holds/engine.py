@@ -172,7 +172,10 @@ class HoldEngine:
         self._builds: dict[UUID, asyncio.Future[None]] = {}  # this process's builds under way
         self._background: set[asyncio.Future[None]] = set()
         self.builds_made = 0  # mirrors this process loaded (for tests and the bench)
-        self._swept_at: dict[UUID, float] = {}  # events this process swept, and when
+        # Events this process swept, and when: all of them (for tests), and those where the
+        # sweep found something going on (holds, or holds that had run out): the active ones.
+        self.swept_at: dict[UUID, float] = {}
+        self._busy_at: dict[UUID, float] = {}
 
     async def _run(
         self, name: str, event_id: UUID, *args: str, extra_keys: Sequence[str] = ()
@@ -659,12 +662,18 @@ class HoldEngine:
         mirror with no holds that no hold used for that long is let go. `gone` when the
         event has nothing left in Redis: it leaves the sweep once those are acknowledged.
         """
-        if len(self._swept_at) >= 10_000:
-            self._swept_at.clear()
-        self._swept_at[event_id] = time.monotonic()
+        for seen in (self.swept_at, self._busy_at):
+            if len(seen) >= 10_000:
+                seen.clear()
+        now = time.monotonic()
+        self.swept_at[event_id] = now
         reply = await self._run("sweep", event_id, str(EXPIRED_BATCH), str(idle_ms))
         n = int(reply[1])
         records = reply[2 : 2 + n]
+        if n or reply[0] not in ("", "NO_MIRROR"):
+            # (A pass over every event, which finds most with nothing to do, makes none of
+            # them active: the audit follows what happens, not what was once sold.)
+            self._busy_at[event_id] = now
         expired = [_expired(raw) for raw in records]
         if reply[0] == "NO_MIRROR":
             return Swept(None, expired, [], gone=True, records=records)
@@ -707,8 +716,9 @@ class HoldEngine:
         )
 
     async def active_events(self, within_seconds: float) -> list[UUID]:
-        """Events with holds now (in the due index), and those this process swept within
-        `within_seconds`: what has something going on, whatever the history."""
+        """Events with holds now (in the due index), and those where this process's sweeps
+        found holds within `within_seconds`: what has something going on, whatever the
+        history."""
         members = await self._redis.call(lambda c: c.custom_command(["ZRANGE", DUE, "0", "9999"]))
         found = set()
         for member in members:  # (an event stays in the index a while after its last hold)
@@ -717,7 +727,7 @@ class HoldEngine:
             if await self._redis.call(lambda c, k=holds: c.hlen(k)):  # type: ignore[misc]
                 found.add(event_id)
         since = time.monotonic() - within_seconds
-        found.update(e for e, at in self._swept_at.items() if at >= since)
+        found.update(e for e, at in self._busy_at.items() if at >= since)
         return sorted(found)
 
     async def swept_events(self) -> list[UUID]:

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import command_counts
 from ticketing.cache.redis import Redis
 from ticketing.holds.engine import HoldEngine, event_keys
 from ticketing.holds.models import NoneAvailable
@@ -154,14 +155,7 @@ def single(app_engine_parts: tuple[HoldEngine, Redis, Any]) -> Redis:
 
 async def _calls(redis: Redis) -> dict[str, int]:
     """Valkey's count of calls per command, scripts' calls included."""
-    raw = await redis.call(lambda c: c.custom_command(["INFO", "commandstats"]))
-    text = raw.decode() if isinstance(raw, bytes) else str(raw)
-    found: dict[str, int] = {}
-    for line in text.splitlines():
-        if line.startswith("cmdstat_"):
-            name, _, stats = line.partition(":")
-            found[name.removeprefix("cmdstat_")] = int(stats.split(",")[0].split("=")[1])
-    return found
+    return command_counts(await redis.call(lambda c: c.custom_command(["INFO", "commandstats"])))
 
 
 async def test_best_available_costs_no_call_per_seat_and_a_sold_out_event_two(
