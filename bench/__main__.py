@@ -1316,7 +1316,14 @@ def start_to_ready(stack: Stack) -> float:
         return time.monotonic() - started
 
 
+def _stop(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    # A SIGTERM (`timeout`, a CI job cancelled) stops the bench as Ctrl-C does: through its
+    # `with` blocks, so the servers it started (the embedded Valkey among them) stop too.
+    signal.signal(signal.SIGTERM, _stop)
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=8.0)
