@@ -69,7 +69,9 @@ class QueueEntryController(Controller):
         caller: NamedDependency[Caller],
         queue: NamedDependency[QueueService],
     ) -> QueueEntry:
-        """A fan's place and state (owner, admin); ask again after pollAfterSeconds."""
+        """A fan's place and state (owner, admin); ask again after pollAfterSeconds. A waiting
+        fan's place is answered from the server's memory and may be a quarter second old.
+        Polls are limited per token by each server (TICKETING_RATE_LIMIT_POLLS)."""
         return await queue.get(entry_id, caller)
 
     @delete("/{entry_id:uuid}", guards=[customer_only], status_code=204)
