@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from uuid import UUID
 
 from ticketing.errors import AppError
@@ -81,11 +81,17 @@ class WaitingFans:
         if head.room != known.entry.room or rank < head.head:
             self._entries.pop(entry_id, None)
             return None
-        entry = replace(
-            known.entry,
-            state="SOLD_OUT" if head.sold_out else "WAITING",
-            ahead=rank - head.head,
-            rate=head.rate,
+        was = known.entry
+        entry = m.QueueEntry(  # (not dataclasses.replace: this is every poll, and it is slower)
+            was.entry_id,
+            was.customer_id,
+            "SOLD_OUT" if head.sold_out else "WAITING",
+            was.place,
+            rank - head.head,
+            None,
+            was.joined_ms,
+            head.rate,
+            was.room,
         )
         return known.event_id, entry
 
