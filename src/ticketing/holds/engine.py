@@ -28,7 +28,6 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -230,8 +229,7 @@ class HoldEngine:
             raise QueueClosed(None)
         if reply[0] == "NOT_OPEN":
             raise QueueClosed(int(reply[1]))
-        rate = await self._redis.call(lambda c: c.hget(event_keys(event_id).qmeta, "rate"))
-        entry = _entry(str(customer_id), reply[1:], int(rate or 0))
+        entry = _entry(str(customer_id), reply[1:])
         await self._redis.call(
             lambda c: c.set(queue_entry_key(entry.entry_id), str(event_id), expiry=QUEUE_ENTRY_TTL)
         )
@@ -245,7 +243,7 @@ class HoldEngine:
         reply = await self._run("queue_entry", event_id, str(entry_id))
         if reply[0] != "OK":
             return None
-        return replace(_entry(reply[1], reply[2:8], int(reply[8])), room=reply[9])
+        return _entry(reply[1], reply[2:])
 
     async def queue_head(self, event_id: UUID, left_seen: int) -> QueueHead | None:
         """The room's head, and the entries that left since `left_seen`; None when off."""
@@ -745,8 +743,9 @@ _STATES = {
 }
 
 
-def _entry(customer_id: str, view: list[str], rate: int) -> QueueEntry:
-    entry_id, state, place, ahead, until, joined = view[:6]
+def _entry(customer_id: str, view: list[str]) -> QueueEntry:
+    """An entry from a script's view and its room (queue_view, with_room in _lib.lua)."""
+    entry_id, state, place, ahead, until, joined, rate, room = view[:8]
     return QueueEntry(
         entry_id,
         customer_id,
@@ -755,5 +754,6 @@ def _entry(customer_id: str, view: list[str], rate: int) -> QueueEntry:
         int(ahead) if ahead else None,
         int(until) if until != "0" else None,
         int(joined),
-        rate,
+        int(rate),
+        room,
     )

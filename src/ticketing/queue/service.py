@@ -133,6 +133,7 @@ class QueueService:
                     f"The waiting room opens at {opens}", code="QUEUE_NOT_OPEN", opensAt=opens
                 ) from None
         self._remember(UUID(entry.entry_id), event_id)
+        self.waiting.remember(event_id, entry)  # (its first poll here is then from memory)
         return shown(event_id, entry), made
 
     def _remember(self, entry_id: UUID, event_id: UUID) -> None:

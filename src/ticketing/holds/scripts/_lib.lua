@@ -239,6 +239,15 @@ local function queue_view(customer, rec, now)
   return {rec.i, state, place, ahead, until_ms, tostring(rec.j)}
 end
 
+-- A view as a worker reads it: with the room's rate and which state of the room it is
+-- ("born:start", which a worker remembering the entry checks against queue_head.lua).
+local function with_room(view)
+  local m = redis.call('HMGET', K.qmeta, 'rate', 'born', 'start')
+  view[#view + 1] = m[1] or '0'
+  view[#view + 1] = (m[2] or '') .. ':' .. (m[3] or '')
+  return view
+end
+
 -- Whether `customer` may hold now; an admitted fan's first hold uses its admission.
 local function admitted(customer, now)
   if redis.call('HGET', K.meta, 'wr') ~= '1' then return true end

@@ -8,7 +8,4 @@ if not raw then return {'GONE'} end
 local view = queue_view(customer, cjson.decode(raw), now_ms())
 table.insert(view, 1, customer)
 table.insert(view, 1, 'OK')
-local m = redis.call('HMGET', K.qmeta, 'rate', 'born', 'start')
-view[#view + 1] = m[1] or '0'
-view[#view + 1] = (m[2] or '') .. ':' .. (m[3] or '')
-return view
+return with_room(view)

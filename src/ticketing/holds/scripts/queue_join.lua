@@ -1,7 +1,8 @@
 -- Join the event's waiting room. ARGV: 2 entry id, 3 customer id, 4 a random number below
 -- 2^52 (the place drawn for a fan who joins before the start)
--- Returns {'OK' | 'AGAIN', id, state, place, ahead, until, joined} (AGAIN: this customer had
--- joined; its entry as it is) | {'OFF'} | {'NOT_OPEN', opens}
+-- Returns {'OK' | 'AGAIN', id, state, place, ahead, until, joined, rate, room} (AGAIN: this
+-- customer had joined; its entry as it is; room as queue_entry.lua) | {'OFF'} |
+-- {'NOT_OPEN', opens}
 local m = redis.call('HMGET', K.qmeta, 'on', 'opens', 'start')
 if m[1] ~= '1' then return {'OFF'} end
 local now = now_ms()
@@ -11,7 +12,7 @@ local raw = redis.call('HGET', K.qentry, customer)
 if raw then
   local view = queue_view(customer, cjson.decode(raw), now)
   table.insert(view, 1, 'AGAIN')
-  return view
+  return with_room(view)
 end
 local score
 if now < tonumber(m[3]) then
@@ -26,4 +27,4 @@ redis.call('HSET', K.qids, ARGV[2], customer)
 redis.call('HINCRBY', K.qmeta, 'n_w', 1)
 local view = queue_view(customer, rec, now)
 table.insert(view, 1, 'OK')
-return view
+return with_room(view)
