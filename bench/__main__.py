@@ -26,9 +26,9 @@ Scenarios:
   e  a mixed flow: browse, hold, extend, then confirm or release
   q  a waiting room of --crowd (20,000) fans: joins, then the position reads they repeat,
      against the floor's bare read, while admitted fans hold and buy
-  i  a box office with a past: --history (3,000) past events of 1,000 seats written in;
-     idle CPU and memory of every process, and the onsale scenarios (warm and cold bursts,
-     hot events, a fan's reads) before and after, each against a floor read beside it
+  i  a box office with a past: a second stack beside the first, with --history (3,000)
+     past events of 1,000 seats written in; idle CPU and memory of every process, and the
+     onsale scenarios (warm and cold bursts, hot events, a fan's reads) on both in turns
 
 Every line gives CPU milliseconds per request: the service's process tree, PostgreSQL and
 Redis, read from /proc before and after (wrk's own left out), so a gain shows as work saved.
@@ -50,7 +50,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,6 +179,19 @@ def write_lines(path: Path, lines: Iterable[tuple[str, str, str, str]]) -> Path:
 class Customer:
     id: str
     token: str
+
+
+Lines = list[tuple[str, str, str, str]]  # (method, target, token, body) for replay.lua
+
+
+@dataclass(frozen=True)
+class Side:
+    """One of the two box offices scenario (i) sets side by side."""
+
+    label: str
+    stack: Stack
+    server: Server
+    customers: list[Customer]
 
 
 class Data:
@@ -701,9 +714,11 @@ class Bench:
         res.notes.append(text)
         print(f"{'':<34} {text}", flush=True)
 
-    async def busy_event(self, server: Server, customers: list[Customer]) -> tuple[str, list[str]]:
+    async def busy_event(
+        self, server: Server, customers: list[Customer], stack: Stack | None = None
+    ) -> tuple[str, list[str]]:
         """A 1,000-seat event with 300 live holds of two seats: what fans read in an onsale."""
-        data = Data(self.stack, server.base_url)
+        data = Data(stack or self.stack, server.base_url)
         (event,) = await data.events(1, maxNumSeats=10)
         seats = (await data.seats([event]))[event]
         limit = asyncio.Semaphore(16)
@@ -955,11 +970,11 @@ class Bench:
         self.show(res)
         return res
 
-    async def fill_history(self, server: Server, customers: list[Customer], n: int) -> None:
+    async def fill_history(self, stack: Stack, customers: list[Customer], n: int) -> None:
         """`n` past events of 1,000 seats, written straight to PostgreSQL (as years of sales
         leave them), each with holds that came and went through the hold engine (its mirror
         built, two seats held and released) and a reservation of two seats."""
-        async with Probe(self.stack) as probe:
+        async with Probe(stack) as probe:
             events: list[uuid.UUID] = []
             for start in range(0, n, 250):
                 count = min(250, n - start)
@@ -999,23 +1014,19 @@ class Bench:
                 "UPDATE events SET sales_end_at = NULL WHERE id = ANY($1::uuid[])", events
             )
 
-    async def history(
-        self, server: Server, floor: Server, customers: list[Customer], n: int
-    ) -> None:
-        """(i) A box office with a past. Idle cost (CPU and resident memory of every process,
-        no request in flight) and the onsale scenarios (a warm and a cold burst over 100 new
-        events, hot events through their sell-out, a fan's reads), first as the database is,
-        then with `n` more past events of 1,000 seats (holds that came and went, a sale each)
-        written in and after the sweeper's pass over every event (which lets the past
-        events' mirrors go). Each scenario is measured next to the floor's bare read, and it
-        is that ratio which is compared before and after: this machine's speed drifts more
-        between the two halves than the database's size should move anything."""
-        data = Data(self.stack, server.base_url)
-        bare = write_lines(
-            self.scratch / "bare.tsv", [("GET", f"/events/{uuid.uuid4()}/read", "", "")]
-        )
+    async def history(self, empty: Side, past: Side, n: int, turns: int = 5) -> None:
+        """(i) A box office with a past, beside one without. Two stacks run at once, each
+        its own PostgreSQL, Redis and service: `past` gets `n` past events of 1,000 seats
+        (holds that came and went, a sale each) and the sweeper's pass over every event
+        (which lets the past events' mirrors go), `empty` nothing. Idle cost (CPU and
+        resident memory of every process, no request in flight) is read on both, and the
+        onsale scenarios (a warm and a cold burst over 100 new events, hot events through
+        their sell-out, a fan's reads) run on the two in turns, the order alternating, each
+        turn on fresh events where the scenario uses up seats: the figure is the median of
+        the turns' past / empty ratios. Side by side, the machine's drift (a third within
+        minutes here) moves both halves of a ratio alike."""
 
-        async def pairs_of(events: list[str]) -> list[tuple[str, str, str]]:
+        async def pairs_of(data: Data, events: list[str]) -> list[tuple[str, str, str]]:
             seats = await data.seats(events)
             per_event = [
                 [(e, ids[i], ids[i + 1]) for i in range(0, len(ids) - 1, 2)]
@@ -1023,114 +1034,147 @@ class Bench:
             ]
             return [p for group in zip(*per_event, strict=True) for p in group]
 
-        def hold_lines(pairs: list[tuple[str, str, str]]) -> list[tuple[str, str, str, str]]:
+        def hold_lines(
+            side: Side, pairs: list[tuple[str, str, str]]
+        ) -> list[tuple[str, str, str, str]]:
+            fans = side.customers
             return [
-                ("POST", f"/events/{e}/holds", customers[k % len(customers)].token,
+                ("POST", f"/events/{e}/holds", fans[k % len(fans)].token,
                  json.dumps({"seatIds": [x, y]}, separators=(",", ":")))
                 for k, (e, x, y) in enumerate(pairs)
             ]  # fmt: skip
 
-        async def scenario(
-            name: str, tag: str, path: Path, ok: set[str], conns: int, turns: int = 1
-        ) -> float:
-            """The scenario's throughput over the floor read's beside it: the median over
-            `turns` (a read can be repeated; the order alternates), since one 4 s measure on
-            this machine moves by a sixth from one minute to the next."""
-            ratios = []
-            for turn in range(turns):
-                if turn % 2:
-                    ref = drive(floor, f"i floor read beside {name}, {tag}", "replay.lua",
-                                [str(bare), "1"], connections=64, seconds=2)  # fmt: skip
-                res = drive(server, f"i {name}, {tag}", "replay.lua", [str(path), "2"],
-                            connections=conns, seconds=4)  # fmt: skip
-                if not turn % 2:
-                    ref = drive(floor, f"i floor read beside {name}, {tag}", "replay.lua",
-                                [str(bare), "1"], connections=64, seconds=2)  # fmt: skip
-                bad = bad_statuses(res, ok)
-                five = sum(c for s, c in res.statuses.items() if s.startswith("5"))
-                failures: list[str] = []
-                check(bad == 0, f"{bad} answers not {' or '.join(sorted(ok))}", failures)
-                check(five == 0, f"{five} answers 5xx", failures)
-                res.verdict = verdict(failures, f"every answer {' or '.join(sorted(ok))}")
-                self.show(res)
-                ratios.append(res.rate / ref.rate if ref.rate else 0.0)
-            return statistics.median(ratios)
+        async def warm_burst(side: Side) -> Lines:
+            data = Data(side.stack, side.server.base_url)
+            events = await data.events(100)
+            await data.warm(events)
+            return hold_lines(side, await pairs_of(data, events))
 
-        async def suite(tag: str) -> dict[str, float]:
-            found: dict[str, float] = {}
-            warm = await data.events(100)
-            await data.warm(warm)
-            path = write_lines(self.scratch / "i-warm.tsv", hold_lines(await pairs_of(warm)))
-            found["warm burst"] = await scenario("warm burst", tag, path, {"201"}, 128)
-            cold = await data.events(100)  # built as they are created, never held yet
-            path = write_lines(self.scratch / "i-cold.tsv", hold_lines(await pairs_of(cold)))
-            found["cold burst"] = await scenario("cold burst", tag, path, {"201"}, 128)
+        async def cold_burst(side: Side) -> Lines:
+            data = Data(side.stack, side.server.base_url)
+            events = await data.events(100)  # built as they are created, never held yet
+            return hold_lines(side, await pairs_of(data, events))
+
+        async def hot_events(side: Side) -> Lines:
+            data = Data(side.stack, side.server.base_url)
             hot = await data.events(3, maxNumSeats=6, seatHoldTime=600)
             await data.warm(hot)
             seats = await data.seats(hot)
             rng = random.Random(7)
-            lines = [
-                ("POST", f"/events/{e}/holds", customers[rng.randrange(len(customers))].token,
+            fans = side.customers
+            return [
+                ("POST", f"/events/{e}/holds", fans[rng.randrange(len(fans))].token,
                  json.dumps({"quantity": 2} if k % 2 else {"seatIds": rng.sample(seats[e], 2)}))
                 for e in hot for k in range(1500)
             ]  # fmt: skip
-            path = write_lines(self.scratch / "i-hot.tsv", lines)
-            found["hot events"] = await scenario("hot events", tag, path, {"201", "409"}, 64)
-            event, seat_ids = await self.busy_event(server, customers)
-            for label, target in (
-                ("open count", f"/events/{event}/open-count"),
-                ("one seat", f"/seats/{seat_ids[1]}"),
-                ("availability", f"/events/{event}/availability"),
-                ("seat page", f"/events/{event}/seats?limit=200"),
-            ):
-                path = write_lines(self.scratch / "i-read.tsv", [("GET", target, "", "")])
-                found[label] = await scenario(label, tag, path, {"200"}, 64, turns=3)
-            return found
 
-        async def idle(tag: str) -> dict[str, tuple[float, float]]:
+        busy: dict[str, tuple[str, list[str]]] = {}
+
+        def read(target: Callable[[str, list[str]], str]) -> Callable[[Side], Awaitable[Lines]]:
+            async def lines(side: Side) -> Lines:
+                if side.label not in busy:
+                    busy[side.label] = await self.busy_event(
+                        side.server, side.customers, side.stack
+                    )
+                return [("GET", target(*busy[side.label]), "", "")]
+
+            return lines
+
+        found: dict[str, tuple[float, dict[str, list[Result]]]] = {}
+
+        async def scenario(
+            name: str, make: Callable[[Side], Awaitable[Lines]], ok: set[str], conns: int,
+            fresh: bool,
+        ) -> None:  # fmt: skip
+            ratios: list[float] = []
+            runs: dict[str, list[Result]] = {empty.label: [], past.label: []}
+            paths: dict[str, Path] = {}
+            for turn in range(turns):
+                for side in (empty, past):
+                    if fresh or side.label not in paths:
+                        slug = name.replace(" ", "-")
+                        paths[side.label] = write_lines(
+                            self.scratch / f"i-{side.label}-{slug}.tsv", await make(side)
+                        )
+                await asyncio.sleep(1)  # (what making them set going in the background)
+                for side in (empty, past) if turn % 2 == 0 else (past, empty):
+                    res = drive(side.server, f"i {name}, {side.label}", "replay.lua",
+                                [str(paths[side.label]), "2"], connections=conns,
+                                seconds=4)  # fmt: skip
+                    bad = bad_statuses(res, ok)
+                    five = sum(c for s, c in res.statuses.items() if s.startswith("5"))
+                    failures: list[str] = []
+                    check(bad == 0, f"{bad} answers not {' or '.join(sorted(ok))}", failures)
+                    check(five == 0, f"{five} answers 5xx", failures)
+                    res.verdict = verdict(failures, f"every answer {' or '.join(sorted(ok))}")
+                    self.show(res)
+                    runs[side.label].append(res)
+                now, before = runs[past.label][-1], runs[empty.label][-1]
+                ratios.append(now.rate / before.rate if before.rate else 0.0)
+            found[name] = (statistics.median(ratios), runs)
+
+        async def idle(side: Side, tag: str) -> dict[str, tuple[float, float]]:
             await asyncio.sleep(3)  # (what the scenarios left in flight)
-            found = idle_cost(server)
-            async with Probe(self.stack) as probe:
+            cost = idle_cost(side.server)
+            async with Probe(side.stack) as probe:
                 info = await probe.redis.call(lambda c: c.custom_command(["INFO", "memory"]))
             text = info.decode() if isinstance(info, bytes) else str(info)
             used = next(
                 int(x.split(":")[1]) for x in text.splitlines() if x.startswith("used_memory:")
             )
-            found["Redis data"] = (0.0, used / 2**20)
-            shown = "; ".join(f"{g} {c:.1f}% of a core, {m:,.0f} MB" for g, (c, m) in found.items())
-            print(f"{'':<34} idle {tag}: {shown}", flush=True)
-            return found
+            cost["Redis data"] = (0.0, used / 2**20)
+            shown = "; ".join(f"{g} {c:.1f}% of a core, {m:,.0f} MB" for g, (c, m) in cost.items())
+            print(f"{'':<34} idle, {side.label}, {tag}: {shown}", flush=True)
+            return cost
 
-        async with Probe(self.stack) as probe:
-            events_before = await probe.pg.fetchval("SELECT count(*) FROM events")
-        await idle(f"with {events_before:,} events, before any scenario")
-        first = await suite(f"{events_before:,} events")
-        # The scenarios leave holds live (an hour long) on 200 events: the idle figures to
-        # compare are those with the same live holds, before and after the history is added.
-        idle_first = await idle(f"with {events_before:,} events, after the scenarios")
+        await idle(empty, "before any scenario")
+        idle_new = await idle(past, "before its past")
         started = time.monotonic()
-        await self.fill_history(server, customers, n)
+        await self.fill_history(past.stack, past.customers, n)
         filled = time.monotonic() - started
         print(f"{'':<34} {n:,} past events written in {filled:.0f} s", flush=True)
-        idle_full = await idle(f"with {events_before + n:,} events, their mirrors still built")
-        async with Probe(self.stack) as probe:  # as the sweeper's pass over every event does
+        idle_full = await idle(past, f"{n:,} past events, their mirrors still built")
+        async with Probe(past.stack) as probe:  # as the sweeper's pass over every event does
             sweeper = Sweeper(probe.engine, probe.redis, HoldEvents(), _no_settling)
             await sweeper.sweep_every()
-        idle_after = await idle(f"with {events_before + n:,} events, after the sweeper's pass")
-        second = await suite(f"{events_before + n:,} events")
+        idle_past = await idle(past, f"{n:,} past events, after the sweeper's pass")
+        await scenario("warm burst", warm_burst, {"201"}, 128, fresh=True)
+        await scenario("cold burst", cold_burst, {"201"}, 128, fresh=True)
+        await scenario("hot events", hot_events, {"201", "409"}, 64, fresh=True)
+        await scenario("open count", read(lambda e, _: f"/events/{e}/open-count"), {"200"}, 64,
+                       fresh=False)  # fmt: skip
+        await scenario("one seat", read(lambda _, s: f"/seats/{s[1]}"), {"200"}, 64, fresh=False)
+        await scenario("availability", read(lambda e, _: f"/events/{e}/availability"), {"200"},
+                       64, fresh=False)  # fmt: skip
+        await scenario("seat page", read(lambda e, _: f"/events/{e}/seats?limit=200"), {"200"},
+                       64, fresh=False)  # fmt: skip
+        # Both now have the same live holds (an hour long, on the bursts' events).
+        idle_empty_after = await idle(empty, "after the scenarios")
+        idle_past_after = await idle(past, f"{n:,} past events, after the scenarios")
         last = self.results[-1]
-        for name, before in first.items():
-            after = second[name]
-            ratio = after / before if before else 0.0
-            self.note(last, f"{name}, with {n:,} more past events / before (each against the"
-                            f" floor read beside it): {ratio:.2f}"
-                            f"{'' if ratio >= 0.9 else '  BELOW 0.9'}")  # fmt: skip
-        for group, (cpu, mb) in idle_after.items():
-            was_cpu, was_mb = idle_first.get(group, (0.0, 0.0))
+        for name, (ratio, runs) in found.items():
+
+            def shown(rs: list[Result]) -> str:
+                rates = sorted(r.rate for r in rs)
+                cpu = sorted(r.cpu_ms for r in rs)
+                return f"{rates[0]:,.0f}-{rates[-1]:,.0f}/s, {cpu[0]:.2f}-{cpu[-1]:.2f} ms"
+
+            below = "" if ratio >= 0.9 else "  BELOW 0.9"
+            self.note(last, f"{name}: past {shown(runs[past.label])}, empty"
+                            f" {shown(runs[empty.label])}; past / empty (median of {turns}"
+                            f" turns): {ratio:.2f}{below}")  # fmt: skip
+        for group, (cpu, mb) in idle_past.items():
+            new_cpu, new_mb = idle_new.get(group, (0.0, 0.0))
             full_cpu, full_mb = idle_full[group]
-            self.note(last, f"{group} idle: {was_cpu:.1f}% -> {cpu:.1f}% of a core"
-                            f" ({full_cpu:.1f}% before the pass); resident"
-                            f" {was_mb:,.0f} -> {mb:,.0f} MB ({full_mb:,.0f} MB)")  # fmt: skip
+            self.note(last, f"{group} idle, past: {new_cpu:.1f}% -> {cpu:.1f}% of a core with"
+                            f" {n:,} past events ({full_cpu:.1f}% before the sweeper's pass);"
+                            f" resident {new_mb:,.0f} -> {mb:,.0f} MB"
+                            f" ({full_mb:,.0f} MB)")  # fmt: skip
+        for group, (cpu, mb) in idle_past_after.items():
+            was_cpu, was_mb = idle_empty_after.get(group, (0.0, 0.0))
+            self.note(last, f"{group} idle after the scenarios: empty {was_cpu:.1f}%, past"
+                            f" {cpu:.1f}% of a core; resident {was_mb:,.0f} /"
+                            f" {mb:,.0f} MB")  # fmt: skip
 
     async def queue_polls(self, server: Server, floor: Server, rounds: int, crowd: int) -> None:
         """(q) A waiting room with `crowd` fans: their joins, then the position reads they
@@ -1374,7 +1418,14 @@ def main() -> None:
                 for label in ("new", "lost"):
                     asyncio.run(bench.cold(server, customers, 2, label))
             if "i" in only:
-                asyncio.run(bench.history(server, floor, customers, args.history))
+                # (Beside it, a second stack of its own: the box office with a past.)
+                with (
+                    running(own=True) as other,
+                    serve(other, workers=args.workers, env=env, name="past") as past,
+                ):
+                    fans = asyncio.run(Data(other, past.base_url).customers(512))
+                    sides = Side("empty", stack, server, customers), Side("past", other, past, fans)
+                    asyncio.run(bench.history(*sides, args.history))
             if "q" in only:
                 asyncio.run(bench.queue_polls(server, floor, args.rounds, args.crowd))
             if "h" in only:

@@ -32,7 +32,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.service import Server, Stack, serve, worker_pids
+from bench.service import Server, serve, stack_on, worker_pids
 from ticketing.db import migrate
 from ticketing.embedded import EmbeddedStack
 from ticketing.holds.engine import FENCE_MS
@@ -216,7 +216,7 @@ async def _run(
     assert stack.postgres is not None
     assert stack.valkey is not None
     admin_token = secrets.token_urlsafe(24)
-    on = Stack(stack.postgres.url, stack.valkey.url, admin_token, scratch, embedded=True)
+    on = stack_on(stack, admin_token, scratch)
     admin = {"Authorization": f"Bearer {admin_token}"}
     report = Report(fault, seconds)
     env = {"TICKETING_REDIS_TIMEOUT_MS": "500", "TICKETING_DB_TIMEOUT": "2"}

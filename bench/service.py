@@ -1,8 +1,9 @@
 """The service as an operator starts it, for the benchmark and the docs' pictures.
 
 `running()` gives PostgreSQL and Redis (the ones DATABASE_URL and REDIS_URL name, else the
-embedded servers in a scratch folder) and `serve()` starts `ticketing serve` on them with
-Granian's workers, returning once it answers ready.
+embedded servers in a scratch folder; with `own=True`, embedded ones of its own in any case)
+and `serve()` starts `ticketing serve` on them with Granian's workers, returning once it
+answers ready.
 """
 
 from __future__ import annotations
@@ -48,6 +49,16 @@ class Stack:
     admin_token: str
     scratch: Path
     embedded: bool
+    ports: tuple[str, ...]  # PostgreSQL's and Redis's (to tell their processes from others)
+
+
+def stack_on(embedded: EmbeddedStack, admin_token: str, scratch: Path) -> Stack:
+    """A Stack for embedded servers already running (both of them)."""
+    assert embedded.postgres is not None
+    assert embedded.valkey is not None
+    urls = embedded.postgres.url, embedded.valkey.url
+    ports = tuple(str(urlsplit(url).port) for url in urls)
+    return Stack(*urls, admin_token, scratch, True, ports)
 
 
 @dataclass(frozen=True)
@@ -56,13 +67,15 @@ class Server:
     pid: int
     log: Path
     process: subprocess.Popen[bytes] | None = None
+    ports: tuple[str, ...] = ()  # its stack's PostgreSQL and Redis
 
 
 @contextmanager
-def running() -> Iterator[Stack]:
-    """PostgreSQL and Redis, migrated; embedded unless DATABASE_URL and REDIS_URL are set."""
-    database_url = os.environ.get("DATABASE_URL")
-    redis_url = os.environ.get("REDIS_URL")
+def running(*, own: bool = False) -> Iterator[Stack]:
+    """PostgreSQL and Redis, migrated; embedded unless DATABASE_URL and REDIS_URL are set
+    (or `own` asks for an embedded pair of its own, beside those)."""
+    database_url = None if own else os.environ.get("DATABASE_URL")
+    redis_url = None if own else os.environ.get("REDIS_URL")
     with tempfile.TemporaryDirectory(prefix="ticketing-bench-") as scratch:
         folder = Path(scratch)
         stack = EmbeddedStack(
@@ -77,8 +90,9 @@ def running() -> Iterator[Stack]:
             assert db is not None
             assert redis is not None
             migrate.upgrade(db)
-            _OWN_PORTS[:] = [str(urlsplit(db).port), str(urlsplit(redis).port)]
-            yield Stack(db, redis, secrets.token_urlsafe(24), folder, stack.postgres is not None)
+            ports = (str(urlsplit(db).port), str(urlsplit(redis).port))
+            embedded = stack.postgres is not None
+            yield Stack(db, redis, secrets.token_urlsafe(24), folder, embedded, ports)
 
 
 @contextmanager
@@ -133,7 +147,7 @@ def serve(
             raise RuntimeError(f"{name} did not become ready:\n{log.read_text()}")
         time.sleep(0.05)
     try:
-        yield Server(base, proc.pid, log, proc)
+        yield Server(base, proc.pid, log, proc, stack.ports)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -175,12 +189,9 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-_OWN_PORTS: list[str] = []  # the bench's PostgreSQL and Redis ports (set by `running`)
-
-
-def _databases() -> list[int]:
-    """The processes of this bench's PostgreSQL (its server and every child) and Redis on
-    this machine: not those of anything else running here."""
+def _databases(ports: tuple[str, ...]) -> list[int]:
+    """The processes of the PostgreSQL (its server and every child) and Redis listening on
+    `ports`: not those of anything else running here (another stack of the bench's among them)."""
     servers: set[int] = set()
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
@@ -195,7 +206,7 @@ def _databases() -> list[int]:
         if not comm.startswith(("postgres", "valkey", "redis-server")):
             continue
         parents[int(entry.name)] = ppid
-        if any(f":{port}" in args or f"-p {port}" in args for port in _OWN_PORTS):
+        if any(f":{port}" in args or f"-p {port}" in args for port in ports):
             servers.add(int(entry.name))
     return sorted(servers | {pid for pid, ppid in parents.items() if ppid in servers})
 
@@ -203,7 +214,7 @@ def _databases() -> list[int]:
 def cpu_seconds(server: Server) -> dict[int, float]:
     """CPU used so far, per process, by the server's process tree and by PostgreSQL and
     Redis: the work a request costs, wherever it is done (wrk's own is left out)."""
-    return {p: _cpu_of(p) for p in [server.pid, *worker_pids(server), *_databases()]}
+    return {p: _cpu_of(p) for p in [server.pid, *worker_pids(server), *_databases(server.ports)]}
 
 
 def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
@@ -221,7 +232,7 @@ def _comm(pid: int) -> str:
 def processes(server: Server) -> dict[str, list[int]]:
     """The service's processes, PostgreSQL's and Redis's, by name."""
     found: dict[str, list[int]] = {"service": [server.pid, *worker_pids(server)]}
-    for pid in _databases():
+    for pid in _databases(server.ports):
         name = "Redis" if _comm(pid).startswith(("valkey", "redis")) else "PostgreSQL"
         found.setdefault(name, []).append(pid)
     return found

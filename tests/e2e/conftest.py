@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.service import Server, Stack, serve
+from bench.service import Server, serve, stack_on
 from tests.conftest import ADMIN_TOKEN
 from ticketing.embedded import EmbeddedStack
 
@@ -21,9 +21,7 @@ def serving_process(
 ) -> Iterator[Server]:
     """Run `ticketing serve` (heartbeat every second, `env` on top) until the block ends;
     its log must show no traceback."""
-    assert stack.postgres is not None
-    assert stack.valkey is not None
-    on = Stack(stack.postgres.url, stack.valkey.url, ADMIN_TOKEN, scratch, embedded=True)
+    on = stack_on(stack, ADMIN_TOKEN, scratch)
     with serve(on, workers=workers, env={"TICKETING_STREAM_HEARTBEAT": "1", **env}) as server:
         yield server
     text = server.log.read_text()
