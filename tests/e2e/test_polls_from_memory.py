@@ -10,10 +10,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import ADMIN, CustomerHandle, command_counts, make_customer, make_event
 from ticketing.auth.tokens import hash_token
+from ticketing.cache import ratelimit
 from ticketing.cache.ratelimit import RateLimiter
 from ticketing.holds.service import HoldService
 from ticketing.settings import Rate
@@ -194,3 +196,22 @@ async def test_polls_are_limited_by_each_worker_without_asking_redis(client: Cli
     assert verdicts[-1].reset_seconds == 60
     assert after.get("evalsha", 0) == before.get("evalsha", 0)
     assert (await limiter.hit("polls", "t:another")) is not None  # each subject its own
+
+
+async def test_a_crowd_of_live_windows_stays_within_the_table(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More fans polling at once than the table holds: it stays bounded (a pass over it
+    once per quarter of its size, not once per new fan), keeping the newest windows."""
+    monkeypatch.setattr(ratelimit, "LEASES_MAX", 40)
+    limiter = RateLimiter(
+        client.app.state.redis, {"polls": Rate(3, 60)}, local=frozenset({"polls"})
+    )
+    most = 0
+    for n in range(200):
+        await limiter.hit("polls", f"t:fan{n}")
+        most = max(most, limiter.subjects)
+    assert most <= 40
+    latest = await limiter.hit("polls", "t:fan199")
+    assert latest is not None
+    assert latest.count == 2  # (its window was kept: the second request in it)

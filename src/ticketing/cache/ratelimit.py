@@ -50,7 +50,7 @@ end
 return {n, ttl}
 """
 )
-LEASES_MAX = 100_000  # subjects remembered per worker; expired ones dropped past it
+LEASES_MAX = 100_000  # subjects remembered per worker (see `_make_room`)
 
 
 @dataclass(slots=True)
@@ -125,6 +125,11 @@ class RateLimiter:
     def rate(self, kind: str) -> Rate | None:
         return self._rates.get(kind)
 
+    @property
+    def subjects(self) -> int:
+        """Subjects this worker keeps a window or a lease for."""
+        return len(self._leases)
+
     async def hit(self, kind: str, subject: str) -> Verdict | None:
         """Count one request; None when the class is unlimited or Redis did not answer."""
         rate = self._rates.get(kind)
@@ -158,11 +163,27 @@ class RateLimiter:
         now = time.monotonic()
         window = self._leases.get(key)
         if window is None or window.ends <= now:
-            if len(self._leases) >= LEASES_MAX:
-                self._leases = {k: v for k, v in self._leases.items() if v.ends > now}
+            self._make_room(now)
             window = self._leases[key] = _Lease(0, 0, now + rate.window)
         window.used += 1
         return Verdict(rate, window.used, int((window.ends - now) * 1000))
+
+    def _make_room(self, now: float) -> None:
+        """Keep the table within LEASES_MAX subjects: past it, the expired windows go, and
+        if a crowd keeps more than three quarters of it live (a waiting room of 100,000
+        fans, each polling with its own token), those ending first go too, down to three
+        quarters. So a pass over the table comes once per LEASES_MAX / 4 new subjects at
+        most, not for each one. A forgotten lease only costs its subject a claim from Redis;
+        a forgotten local window (the polls, counted here) starts again, which a client can
+        bring about only with that many tokens of its own, each a sign-up under its limit."""
+        if len(self._leases) < LEASES_MAX:
+            return
+        live = {k: v for k, v in self._leases.items() if v.ends > now}
+        keep = LEASES_MAX * 3 // 4
+        if len(live) > keep:
+            latest = sorted(live.items(), key=lambda item: item[1].ends)[len(live) - keep :]
+            live = dict(latest)
+        self._leases = live
 
     async def _claim(self, key: str, rate: Rate, now: float) -> Verdict | None:
         batch = max(1, rate.limit // 10)
@@ -180,8 +201,7 @@ class RateLimiter:
         total, reset_ms = int(total), int(reset_ms)
         first = total - batch + 1  # this request's place in the window
         granted = max(0, min(batch, rate.limit - first + 1))  # claimed places within it
-        if len(self._leases) >= LEASES_MAX:
-            self._leases = {k: v for k, v in self._leases.items() if v.ends > now}
+        self._make_room(now)
         if granted == 0:
             self._leases.pop(key, None)
             return Verdict(rate, first, reset_ms)
