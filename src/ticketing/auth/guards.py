@@ -81,9 +81,19 @@ async def resolve_caller(connection: ASGIConnection[Any, Any, Any, Any]) -> Call
     if isinstance(cached, Caller):
         return cached
     tokens: TokenService = connection.app.state.tokens
-    caller = await tokens.authenticate(connection.headers.get("authorization"))
+    caller = await tokens.authenticate(_authorization(connection.scope))
     connection.scope[_SCOPE_KEY] = caller  # type: ignore[literal-required]
     return caller
+
+
+def _authorization(scope: Any) -> str | None:
+    """The first Authorization header, read from the scope (ASGI names come lowercased):
+    every guarded request asks, and building Litestar's header multidict for it is most of
+    the cost of the question."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return bytes(value).decode("latin-1")
+    return None
 
 
 async def provide_caller(request: ASGIConnection[Any, Any, Any, Any]) -> Caller:

@@ -6,8 +6,11 @@ lookup. `ctok:<customerId>` lists a customer's token hashes so that deleting the
 revokes them all. Losing Redis loses sessions (customers sign in again via a new token),
 never customers.
 
-Each worker remembers a token it checked for half a minute (REMEMBER_SECONDS), so a fan
-who polls its place, holds, extends and confirms costs one lookup, not one per request.
+Each worker remembers a token it checked for five minutes (REMEMBER_SECONDS; a tenth of
+the tokens' lifetime if that is shorter), so a fan who polls its place, holds, extends and
+confirms costs one lookup, not one per request, even when it polls every 30 s. The price:
+a token in use has its expiry pushed out only when a worker checks it again, so it may
+expire up to that long before its full lifetime after its last use (5 minutes in 24 h).
 Revocations reach every worker through a log in Redis (`{tokrev}:*`): the number of tokens
 revoked so far, the last LOG_MAX of them, and when the log began. A worker trusts what it
 remembers only while it has read that log within REVOKED_SECONDS (asking again, one call
@@ -33,7 +36,7 @@ from ticketing.cache.redis import Redis
 from ticketing.errors import DependencyUnavailable, Unauthorized
 
 TOKEN_PREFIX = "tkt_"
-REMEMBER_SECONDS = 30.0  # (at most half the tokens' lifetime, so use keeps them alive)
+REMEMBER_SECONDS = 300.0  # (at most a tenth of the tokens' lifetime: see above)
 REVOKED_SECONDS = 0.25
 LOG_MAX = 10_000
 CHECKED_MAX = 100_000  # tokens remembered per worker; forgotten all at once past it
@@ -86,8 +89,9 @@ class TokenService:
         self._redis = redis
         self._admin_digest = hashlib.sha256(admin_token.encode()).digest()
         self.ttl_seconds = ttl_seconds
-        self._remember = min(REMEMBER_SECONDS, ttl_seconds / 2)
-        self._checked: dict[str, tuple[float, UUID]] = {}  # token hash -> (when, customer)
+        self._remember = min(REMEMBER_SECONDS, ttl_seconds / 10)
+        # token hash -> (when it was checked, its caller: one object for all its requests)
+        self._checked: dict[str, tuple[float, Caller]] = {}
         self._log_born: bytes | None = None  # the revocation log as this worker read it
         self._log_seen = 0
         self._log_read = float("-inf")  # monotonic
@@ -125,10 +129,13 @@ class TokenService:
         token_hash = digest.hex()
         now = time.monotonic()
         checked = self._checked.get(token_hash)
-        if checked is not None and now - checked[0] < self._remember and await self._log_fresh():
-            checked = self._checked.get(token_hash)  # (unless the log revoked it just now)
-            if checked is not None:
-                return Caller(Role.CUSTOMER, checked[1], token_hash)
+        if checked is not None and now - checked[0] < self._remember:
+            if now - self._log_read <= REVOKED_SECONDS:  # (`_log_fresh`, without awaiting)
+                return checked[1]
+            if await self._log_fresh():
+                checked = self._checked.get(token_hash)  # (unless the log revoked it just now)
+                if checked is not None:
+                    return checked[1]
         expiry = ExpiryGetEx(ExpiryTypeGetEx.SEC, self.ttl_seconds)
         value = await self._redis.call(lambda c: c.getex(_token_key(token_hash), expiry))
         if value is None:
@@ -137,8 +144,9 @@ class TokenService:
         customer_id = UUID(value.decode())
         if len(self._checked) >= CHECKED_MAX:
             self._checked.clear()
-        self._checked[token_hash] = (now, customer_id)
-        return Caller(Role.CUSTOMER, customer_id, token_hash)
+        caller = Caller(Role.CUSTOMER, customer_id, token_hash)
+        self._checked[token_hash] = (now, caller)
+        return caller
 
     async def _log_fresh(self) -> bool:
         """Whether this worker has read the revocation log within REVOKED_SECONDS (reading
@@ -193,8 +201,8 @@ class TokenService:
 
     async def revoke_all(self, customer_id: UUID) -> None:
         ckey = _customer_key(customer_id)
-        for remembered, (_, owner) in list(self._checked.items()):
-            if owner == customer_id:
+        for remembered, (_, caller) in list(self._checked.items()):
+            if caller.customer_id == customer_id:
                 del self._checked[remembered]
         hashes = [h.decode() for h in await self._redis.call(lambda c: c.smembers(ckey))]
         for token_hash in hashes:
