@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from uuid import UUID
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -18,6 +19,7 @@ from ticketing.auth.tokens import hash_token
 from ticketing.cache import ratelimit
 from ticketing.cache.ratelimit import RateLimiter
 from ticketing.holds.service import HoldService
+from ticketing.queue.service import QueueService
 from ticketing.settings import Rate
 
 Client = AsyncTestClient[Any]
@@ -118,6 +120,59 @@ async def test_a_waiting_fan_polls_from_memory_and_still_sees_its_turn_come(
         assert len(asked) >= 1  # an entry the head has passed is read from Redis again
     finally:
         del holds.queue_entry
+
+
+async def test_an_answer_from_memory_is_the_answer_redis_gives(client: Client) -> None:
+    """Byte for byte, for a fan waiting and, once nothing is left, for one sold out."""
+    event_id, fans = await _queue(client, fans=3)
+    first, third = fans[0], fans[2]
+    queue: QueueService = client.app.state.queue
+    holds: HoldService = client.app.state.holds
+    asked: list[object] = []
+    read_entry = holds.queue_entry
+
+    async def counted(*args: Any) -> Any:
+        asked.append(args)
+        return await read_entry(*args)
+
+    async def both_ways(entry_id: str, fan: CustomerHandle) -> tuple[bytes, bytes]:
+        holds.queue_entry = counted  # type: ignore[method-assign]
+        try:
+            remembered = await client.get(f"/queue/{entry_id}", headers=fan.headers)
+            assert asked == [], "not answered from memory"
+            queue.waiting.forget(UUID(entry_id))
+            read = await client.get(f"/queue/{entry_id}", headers=fan.headers)
+            assert len(asked) == 1, "not read from Redis"
+        finally:
+            del holds.queue_entry
+            asked.clear()
+        assert remembered.status_code == read.status_code == 200
+        return remembered.content, read.content
+
+    async def first_admitted() -> bool:
+        read = await client.get(f"/queue/{first[0]}", headers=first[1].headers)
+        return bool(read.json()["state"] == "ADMITTED")
+
+    await _within(5, first_admitted)
+    # The first takes every seat: nobody more is admitted, so the third's place stays.
+    hold = await client.post(
+        f"/events/{event_id}/holds", json={"quantity": 10}, headers=first[1].headers
+    )
+    assert hold.status_code == 201, hold.text
+    memory, redis = await both_ways(*third)
+    assert memory == redis
+    assert b'"state":"WAITING"' in memory
+    bought = await client.post(f"/holds/{hold.json()['id']}/reservation", headers=first[1].headers)
+    assert bought.status_code == 201, bought.text
+
+    async def sold_out() -> bool:
+        read = await client.get(f"/queue/{third[0]}", headers=third[1].headers)
+        return bool(read.json()["state"] == "SOLD_OUT")
+
+    await _within(3, sold_out)
+    memory, redis = await both_ways(*third)
+    assert memory == redis
+    assert b'"state":"SOLD_OUT"' in memory
 
 
 async def test_a_leave_or_a_revocation_through_another_server_is_seen_at_once(

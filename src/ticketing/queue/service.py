@@ -29,6 +29,7 @@ from ticketing.holds.service import HoldService
 from ticketing.queue import repository as queue_repo
 from ticketing.queue.repository import Room
 from ticketing.queue.schemas import QueueCounts, QueueEntry
+from ticketing.queue.shown import shown
 from ticketing.queue.waiting import WaitingFans
 from ticketing.validation import instant, iso
 
@@ -52,33 +53,6 @@ def entry_id_for(event_id: UUID) -> UUID:
     never seen the entry finds its event among the open rooms it knows, with no Redis call.
     (Entry ids are not secrets: only the entry's owner and admins may read it.)"""
     return UUID(event_id.hex[:PREFIX_HEX] + secrets.token_hex(8))
-
-
-def poll_after(entry: m.QueueEntry, start_ms: int | None = None) -> int:
-    """When a fan should ask again: soon when its turn is near, rarely when it is far or
-    settled, so that a crowd's polling costs what the admissions need."""
-    if entry.state == "ADMITTED":
-        return 5
-    if entry.state != "WAITING":
-        return 30 if entry.state == "SOLD_OUT" else 60
-    if entry.ahead is None:  # before the draw: until the start, at most every 30 s
-        return 10
-    per_second = max(entry.rate / 60, 0.01)
-    return int(min(30, max(2, entry.ahead / per_second / 4)))
-
-
-def shown(event_id: UUID, entry: m.QueueEntry) -> QueueEntry:
-    return QueueEntry(
-        id=UUID(entry.entry_id),
-        event_id=event_id,
-        customer_id=UUID(entry.customer_id),
-        state=entry.state,  # type: ignore[arg-type]
-        position=entry.place,
-        ahead=entry.ahead,
-        admitted_until=None if entry.until_ms is None else instant(entry.until_ms),
-        poll_after_seconds=poll_after(entry),
-        joined_at=instant(entry.joined_ms),
-    )
 
 
 class QueueService:
@@ -175,11 +149,13 @@ class QueueService:
     async def get(self, entry_id: UUID, caller: Caller) -> QueueEntry:
         """One entry (owner, admin): a waiting fan's from memory (WaitingFans), any other's
         in one Redis call once this worker knows its event."""
-        found = await self.waiting.read(entry_id)
-        if found is None:
-            found = await self._found(entry_id)
-            self.waiting.remember(*found)
-        event_id, entry = found
+        known = await self.waiting.read(entry_id)
+        if known is not None:
+            customer_id, answer = known
+            caller.require_owner_or_admin(customer_id, "queue entry", entry_id)
+            return answer
+        event_id, entry = await self._found(entry_id)
+        self.waiting.remember(event_id, entry)
         caller.require_owner_or_admin(UUID(entry.customer_id), "queue entry", entry_id)
         return shown(event_id, entry)
 

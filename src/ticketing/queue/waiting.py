@@ -24,9 +24,13 @@ import time
 from dataclasses import dataclass
 from uuid import UUID
 
+import msgspec
+
 from ticketing.errors import AppError
 from ticketing.holds import models as m
 from ticketing.holds.service import HoldService
+from ticketing.queue.schemas import QueueEntry
+from ticketing.queue.shown import shown, waiting_poll_after
 
 FRESH_SECONDS = 0.25  # a place answered from memory is at most this old (one admitter tick)
 IDLE_SECONDS = 60.0  # a room nobody polled for this long is forgotten
@@ -36,8 +40,14 @@ ROOMS_KEPT = 1_000
 
 @dataclass(frozen=True, slots=True)
 class _Waiting:
+    """An entry read from Redis, WAITING or SOLD_OUT with its place, kept as it is shown
+    (so that a poll parses and converts nothing: only its state and `ahead` change)."""
+
     event_id: UUID
-    entry: m.QueueEntry  # as read from Redis, WAITING or SOLD_OUT with its place
+    customer_id: UUID
+    rank: int  # its place - 1: the head's count of fans admitted or passed before it
+    room: str
+    answer: QueueEntry
 
 
 @dataclass(slots=True)
@@ -63,13 +73,16 @@ class WaitingFans:
             return
         if len(self._entries) >= ENTRIES_KEPT:
             self._entries.clear()
-        self._entries[entry_id] = _Waiting(event_id, entry)
+        self._entries[entry_id] = _Waiting(
+            event_id, UUID(entry.customer_id), entry.place - 1, entry.room, shown(event_id, entry)
+        )
 
     def forget(self, entry_id: UUID) -> None:
         self._entries.pop(entry_id, None)
 
-    async def read(self, entry_id: UUID) -> tuple[UUID, m.QueueEntry] | None:
-        """The entry as it is now, from memory; None when Redis must be asked."""
+    async def read(self, entry_id: UUID) -> tuple[UUID, QueueEntry] | None:
+        """The entry's customer and the entry as it is now, from memory; None when Redis
+        must be asked."""
         known = self._entries.get(entry_id)
         if known is None:
             return None
@@ -77,23 +90,18 @@ class WaitingFans:
         known = self._entries.get(entry_id)  # (a leave may have come with the head)
         if known is None or head is None:
             return None
-        rank = (known.entry.place or 0) - 1
-        if head.room != known.entry.room or rank < head.head:
+        if head.room != known.room or known.rank < head.head:
             self._entries.pop(entry_id, None)
             return None
-        was = known.entry
-        entry = m.QueueEntry(  # (not dataclasses.replace: this is every poll, and it is slower)
-            was.entry_id,
-            was.customer_id,
-            "SOLD_OUT" if head.sold_out else "WAITING",
-            was.place,
-            rank - head.head,
-            None,
-            was.joined_ms,
-            head.rate,
-            was.room,
+        ahead = known.rank - head.head
+        if head.sold_out:
+            state, poll = "SOLD_OUT", 30
+        else:
+            state, poll = "WAITING", waiting_poll_after(ahead, head.rate)
+        answer = msgspec.structs.replace(
+            known.answer, state=state, ahead=ahead, poll_after_seconds=poll
         )
-        return known.event_id, entry
+        return known.customer_id, answer
 
     async def _head(self, event_id: UUID) -> m.QueueHead | None:
         now = time.monotonic()
