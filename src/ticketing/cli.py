@@ -152,7 +152,7 @@ def _run_server(settings: Settings, args: argparse.Namespace) -> None:
             print(f"Metrics on http://{shown}:{ready.metrics_port}/metrics")
         sys.stdout.flush()
         _Server(
-            "ticketing.app:create_app",
+            "ticketing.app:worker_app",
             address=host,
             port=port,
             interface=Interfaces.ASGI,
