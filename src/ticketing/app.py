@@ -113,7 +113,7 @@ def worker_app() -> Litestar:
       room's fans, their tokens, their rate windows), pausing every request meanwhile.
 
     On one worker polled by 20,000 waiting fans the polls' p99 went from 155-189 ms to
-    28-38 ms (3,000 fans: 90-111 ms to 27-30 ms with the freeze alone). Not done in
+    33-38 ms (3,000 fans: 90-111 ms to 27-30 ms with the freeze alone). Not done in
     `create_app`, which the tests call for app after app: frozen objects are never
     collected."""
     app = create_app()
