@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -45,6 +46,24 @@ async def _within(seconds: float, check: Callable[[], Awaitable[bool]]) -> float
     return time.monotonic() - started
 
 
+@contextmanager
+def _entry_reads(client: Client) -> Iterator[list[object]]:
+    """Every read of a queue entry from Redis while the block runs."""
+    holds: HoldService = client.app.state.holds
+    asked: list[object] = []
+    read_entry = holds.queue_entry
+
+    async def counted(*args: Any) -> Any:
+        asked.append(args)
+        return await read_entry(*args)
+
+    holds.queue_entry = counted  # type: ignore[method-assign]
+    try:
+        yield asked
+    finally:
+        del holds.queue_entry
+
+
 async def _queue(client: Client, fans: int) -> tuple[str, list[tuple[str, Any]]]:
     # One fan a second, ten seats, and a fan may take all ten.
     room = {**ROOM, "admitPerMinute": 60}
@@ -80,16 +99,7 @@ async def test_a_waiting_fan_polls_from_memory_and_still_sees_its_turn_come(
     )
     assert hold.status_code == 201, hold.text
     assert (await state(second))["ahead"] == 0  # (read once from Redis, now remembered)
-    holds: HoldService = client.app.state.holds
-    asked: list[object] = []
-    read_entry = holds.queue_entry
-
-    async def counted(*args: Any) -> Any:
-        asked.append(args)
-        return await read_entry(*args)
-
-    holds.queue_entry = counted  # type: ignore[method-assign]
-    try:
+    with _entry_reads(client) as asked:
         await asyncio.sleep(1.2)  # (longer than a token used to be remembered)
         before = _calls(client)
         for _ in range(100):
@@ -118,8 +128,6 @@ async def test_a_waiting_fan_polls_from_memory_and_still_sees_its_turn_come(
 
         await _within(5, second_admitted)
         assert len(asked) >= 1  # an entry the head has passed is read from Redis again
-    finally:
-        del holds.queue_entry
 
 
 async def test_an_answer_from_memory_is_the_answer_redis_gives(client: Client) -> None:
@@ -127,25 +135,14 @@ async def test_an_answer_from_memory_is_the_answer_redis_gives(client: Client) -
     event_id, fans = await _queue(client, fans=3)
     first, third = fans[0], fans[2]
     queue: QueueService = client.app.state.queue
-    holds: HoldService = client.app.state.holds
-    asked: list[object] = []
-    read_entry = holds.queue_entry
-
-    async def counted(*args: Any) -> Any:
-        asked.append(args)
-        return await read_entry(*args)
 
     async def both_ways(entry_id: str, fan: CustomerHandle) -> tuple[bytes, bytes]:
-        holds.queue_entry = counted  # type: ignore[method-assign]
-        try:
+        with _entry_reads(client) as asked:
             remembered = await client.get(f"/queue/{entry_id}", headers=fan.headers)
             assert asked == [], "not answered from memory"
             queue.waiting.forget(UUID(entry_id))
             read = await client.get(f"/queue/{entry_id}", headers=fan.headers)
             assert len(asked) == 1, "not read from Redis"
-        finally:
-            del holds.queue_entry
-            asked.clear()
         assert remembered.status_code == read.status_code == 200
         return remembered.content, read.content
 
