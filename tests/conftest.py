@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -113,6 +114,10 @@ class CustomerHandle:
         return bearer(self.token)
 
 
+# The in-process client, or httpx against a server process (tests/e2e/conftest.py).
+HttpClient = AsyncTestClient[Any] | httpx.AsyncClient
+
+
 def event_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "eventName": "Test Night",
@@ -124,14 +129,14 @@ def event_body(**overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
 
-async def make_event(client: AsyncTestClient[Any], **overrides: Any) -> dict[str, Any]:
+async def make_event(client: HttpClient, **overrides: Any) -> dict[str, Any]:
     response = await client.post("/events", json=event_body(**overrides), headers=ADMIN)
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     return result
 
 
-async def make_customer(client: AsyncTestClient[Any], **overrides: Any) -> CustomerHandle:
+async def make_customer(client: HttpClient, **overrides: Any) -> CustomerHandle:
     body = {"firstName": "Fan", "lastName": secrets.token_hex(3)}
     body.update(overrides)
     response = await client.post("/customers", json=body)

@@ -175,29 +175,16 @@ async def test_an_answer_from_memory_is_the_answer_redis_gives(client: Client) -
 async def test_a_leave_or_a_revocation_through_another_server_is_seen_at_once(
     http: Any, http_too: Any
 ) -> None:
-    made = await http.post(
-        "/events",
-        headers=ADMIN,
-        json={
-            "eventName": "Two doors",
-            "eventLocation": "Hall M",
-            "eventDateTimeStamp": "2030-06-01T19:30:00Z",
-            "numSeats": 10,
-            "maxNumSeats": 1,
-            "waitingRoom": {**ROOM, "admitPerMinute": 1},  # (nobody admitted for a minute)
-        },
-    )
-    assert made.status_code == 201, made.text
-    event_id = made.json()["id"]
+    room = {**ROOM, "admitPerMinute": 1}  # (nobody admitted for a minute)
+    event = await make_event(http, numSeats=10, maxNumSeats=1, waitingRoom=room)
     fans = []
-    for i in range(3):
-        signed = (await http.post("/customers", json={"firstName": "F", "lastName": str(i)})).json()
-        headers = {"Authorization": f"Bearer {signed['token']}"}
-        entry = (await http.post(f"/events/{event_id}/queue", headers=headers)).json()
-        fans.append((entry["id"], headers, signed["token"]))
+    for _ in range(3):
+        headers = (await make_customer(http)).headers
+        entry = (await http.post(f"/events/{event['id']}/queue", headers=headers)).json()
+        fans.append((entry["id"], headers))
     leaver, revoked = fans[1], fans[2]
     for door in (http, http_too):  # both servers remember both waiting fans
-        for entry_id, headers, _ in (leaver, revoked):
+        for entry_id, headers in (leaver, revoked):
             read = await door.get(f"/queue/{entry_id}", headers=headers)
             assert read.json()["state"] == "WAITING", read.text
 

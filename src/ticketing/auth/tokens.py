@@ -130,9 +130,9 @@ class TokenService:
         now = time.monotonic()
         checked = self._checked.get(token_hash)
         if checked is not None and now - checked[0] < self._remember:
-            if now - self._log_read <= REVOKED_SECONDS:  # (`_log_fresh`, without awaiting)
+            if now - self._log_read <= REVOKED_SECONDS:  # (the revocation log is fresh)
                 return checked[1]
-            if await self._log_fresh():
+            if await self._reread_log():
                 checked = self._checked.get(token_hash)  # (unless the log revoked it just now)
                 if checked is not None:
                     return checked[1]
@@ -148,11 +148,9 @@ class TokenService:
         self._checked[token_hash] = (now, caller)
         return caller
 
-    async def _log_fresh(self) -> bool:
-        """Whether this worker has read the revocation log within REVOKED_SECONDS (reading
-        it now if not, once for every request that asks meanwhile)."""
-        if time.monotonic() - self._log_read <= REVOKED_SECONDS:
-            return True
+    async def _reread_log(self) -> bool:
+        """Read the revocation log again, once for every request that asks meanwhile:
+        whether it could be read."""
         if self._log_reading is not None:
             return await asyncio.shield(self._log_reading)
         reading = self._log_reading = asyncio.get_running_loop().create_future()

@@ -137,5 +137,7 @@ class WaitingFans:
         now = time.monotonic()
         if held is None and len(self._heads) >= ROOMS_KEPT:
             self._heads = {e: h for e, h in self._heads.items() if now - h.used < IDLE_SECONDS}
+            if len(self._heads) >= ROOMS_KEPT:  # (all polled lately: each is one call again)
+                self._heads.clear()
         self._heads[event_id] = _Head(head, now, now)
         return head

@@ -28,7 +28,7 @@
 --                   mirror is loaded (load.lua) and registered (register.lua) only if no drop
 --                   came since its builder began to read PostgreSQL
 --   building  STRING the token of the one process building the mirror (engine.py), expiring
---   qmeta, qorder, qentry, qids, qadmitted: the waiting room (keys.py says each)
+--   qmeta, qorder, qentry, qids, qadmitted, qleft: the waiting room (keys.py says each)
 -- ARGV[1] is the event's pub/sub channel; the rest is per script.
 --
 -- Time is the server's clock (TIME), the same for every API process.
