@@ -8,6 +8,8 @@ from ticketing.holds import models as m
 from ticketing.queue.schemas import QueueEntry
 from ticketing.validation import instant
 
+SOLD_OUT_POLL_SECONDS = 30  # a room with nothing left asks its fans back this rarely
+
 
 def waiting_poll_after(ahead: int, rate: int) -> int:
     """When a fan waiting behind `ahead` others should ask again, at `rate` admissions a
@@ -22,7 +24,7 @@ def poll_after(entry: m.QueueEntry) -> int:
     if entry.state == "ADMITTED":
         return 5
     if entry.state != "WAITING":
-        return 30 if entry.state == "SOLD_OUT" else 60
+        return SOLD_OUT_POLL_SECONDS if entry.state == "SOLD_OUT" else 60
     if entry.ahead is None:  # before the draw: until the start, at most every 30 s
         return 10
     return waiting_poll_after(entry.ahead, entry.rate)

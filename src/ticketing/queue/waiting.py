@@ -30,7 +30,7 @@ from ticketing.errors import AppError
 from ticketing.holds import models as m
 from ticketing.holds.service import HoldService
 from ticketing.queue.schemas import QueueEntry
-from ticketing.queue.shown import shown, waiting_poll_after
+from ticketing.queue.shown import SOLD_OUT_POLL_SECONDS, shown, waiting_poll_after
 
 FRESH_SECONDS = 0.25  # a place answered from memory is at most this old (one admitter tick)
 IDLE_SECONDS = 60.0  # a room nobody polled for this long is forgotten
@@ -95,7 +95,7 @@ class WaitingFans:
             return None
         ahead = known.rank - head.head
         if head.sold_out:
-            state, poll = "SOLD_OUT", 30
+            state, poll = "SOLD_OUT", SOLD_OUT_POLL_SECONDS
         else:
             state, poll = "WAITING", waiting_poll_after(ahead, head.rate)
         answer = msgspec.structs.replace(
