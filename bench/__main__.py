@@ -63,6 +63,7 @@ from bench.profile import profiled, top
 from bench.service import (
     Server,
     Stack,
+    cpu_parts,
     cpu_seconds,
     cpu_spent,
     idle_cost,
@@ -72,6 +73,7 @@ from bench.service import (
     worker_pids,
 )
 from ticketing.cache.redis import Redis
+from ticketing.db.database import NoResetConnection
 from ticketing.holds import repository
 from ticketing.holds.engine import HoldEngine, event_keys
 from ticketing.holds.lifecycle import HoldEvents
@@ -99,6 +101,7 @@ class Result:
     verdict: str = ""
     notes: list[str] = field(default_factory=list)
     cpu_seconds: float = 0.0  # service tree, PostgreSQL and Redis, while wrk ran
+    cpu_split: dict[str, float] = field(default_factory=dict)  # the same, by part
 
     @property
     def cpu_ms(self) -> float:
@@ -114,10 +117,17 @@ class Result:
         extra = f" wrapped:{self.wrapped}" if self.wrapped else ""
         errors = f" socket-errors:{self.socket_errors}" if self.socket_errors else ""
         cpu = f"  cpu {self.cpu_ms:5.2f} ms/req" if self.cpu_seconds else ""
-        return (
+        line = (
             f"{self.name:<34} {self.rate:>9,.0f}/s  p50 {self.p50:6.2f}  p99 {self.p99:7.2f}"
             f"  p99.9 {self.p999:7.2f} ms{cpu}  [{statuses}{errors}{extra}]"
         )
+        if self.cpu_split and self.requests:
+            parts = ", ".join(
+                f"{name} {1000 * t / self.requests:.2f}"
+                for name, t in sorted(self.cpu_split.items())
+            )
+            line += f"\n{'':>35}cpu ms/req by part: {parts}"
+        return line
 
 
 def wrk(
@@ -147,7 +157,9 @@ def drive(
     raw = wrk(server.base_url, script, args, connections=connections, threads=threads,
               seconds=seconds)  # fmt: skip
     res = result(name, raw)
-    res.cpu_seconds = cpu_spent(before, cpu_seconds(server))
+    after = cpu_seconds(server)
+    res.cpu_seconds = cpu_spent(before, after)
+    res.cpu_split = cpu_parts(server, before, after)
     return res
 
 
@@ -559,8 +571,11 @@ class Bench:
         return "watchers printed nothing"
 
     async def confirms(
-        self, server: Server, events: list[str], customers: list[Customer]
-    ) -> Result:
+        self, server: Server, events: list[str], customers: list[Customer], rounds: int
+    ) -> None:
+        """(c) The burst's holds confirmed, in `rounds` turns with the PostgreSQL floor (each
+        turn confirms its own share of the holds); each turn gives a ratio, the figure is
+        their median. The verdict is read back once, over every turn."""
         tokens = {c.id: c.token for c in customers}
         async with Probe(self.stack) as probe:
             holds = await probe.holds(events)
@@ -569,11 +584,23 @@ class Bench:
             for hold_id, (_, customer, _) in holds.items()
         ]
         random.Random(4).shuffle(lines)
-        path = write_lines(self.scratch / "confirms.tsv", lines)
-        res = self.load(server, "c confirms", "replay.lua", [str(path), "2"], connections=64,
-                        profile=True)  # fmt: skip
+        share = -(-len(lines) // rounds)
+        turns: list[tuple[Result, Result]] = []
+        for n in range(rounds):
+            path = write_lines(
+                self.scratch / f"confirms-{n}.tsv", lines[n * share : (n + 1) * share]
+            )
+            res = self.load(server, f"c confirms, round {n + 1}", "replay.lua", [str(path), "2"],
+                            connections=64, profile=n == 0)  # fmt: skip
+            self.show(res)
+            turns.append((res, await self.confirm_floor(server, customers)))
+            if turns[-1][1].rate:
+                self.note(
+                    turns[-1][1], f"confirms / PostgreSQL floor: {res.rate / turns[-1][1].rate:.2f}"
+                )
         failures: list[str] = []
-        ok = res.statuses.get("201", 0)
+        ok = sum(r.statuses.get("201", 0) for r, _ in turns)
+        wrapped = any(r.wrapped for r, _ in turns)
         async with Probe(self.stack) as probe:
             await probe.settled(events)
             sold = await probe.pg.fetchval(
@@ -590,19 +617,25 @@ class Bench:
                 events,
             )
             left = len(await probe.holds(events))
-        if res.wrapped:
-            res.notes.append("ran out of holds: repeats answered 404, as they should")
-        check(bad_statuses(res, {"201", "404"} if res.wrapped else {"201"}) == 0,
-              "unexpected statuses", failures)  # fmt: skip
-        check(ok <= live <= ok + 64, f"{live} reservations for {ok} answers 201", failures)
+        last, last_floor = turns[-1]
+        if wrapped:
+            self.note(last_floor, "ran out of holds: repeats answered 404, as they should")
+        bad = sum(bad_statuses(r, {"201", "404"} if wrapped else {"201"}) for r, _ in turns)
+        check(bad == 0, "unexpected statuses", failures)
+        check(ok <= live <= ok + 64 * rounds, f"{live} reservations for {ok} answers 201",
+              failures)  # fmt: skip
         check(sold == 2 * live, f"{sold} seats reserved by {live} reservations of two", failures)
         check(doubled == 0, f"{doubled} seats in two reservations", failures)
         check(left == len(holds) - live, f"{left} holds left of {len(holds)} - {live}", failures)
-        res.verdict = verdict(
+        last.verdict = verdict(
             failures, f"{live} reservations ({ok} answered in time), {sold} seats sold once each"
         )
-        self.show(res)
-        return res
+        self.note(last_floor, f"c confirms, every round: {last.verdict}")
+        ratios = [r.rate / f.rate for r, f in turns if f.rate]
+        if ratios:
+            self.note(last_floor, f"confirms / PostgreSQL floor: {statistics.median(ratios):.2f}"
+                                  f" (median of {len(ratios)} turns: "
+                                  + ", ".join(f"{x:.2f}" for x in ratios) + ")")  # fmt: skip
 
     async def onsale(self, server: Server) -> None:
         data = Data(self.stack, server.base_url)
@@ -920,8 +953,8 @@ class Bench:
 
     async def confirm_floor(self, server: Server, customers: list[Customer]) -> Result:
         """(c floor) The confirmation's own SQL (reserve_hold, as the service runs it) from a
-        bare asyncpg loop at the confirms' concurrency (64), through a pool the size of the
-        service's: the least a confirm can cost in PostgreSQL."""
+        bare asyncpg loop at the confirms' concurrency (64), through a pool like the service's
+        (its size, no reset query on release): the least a confirm can cost in PostgreSQL."""
         data = Data(self.stack, server.base_url)
         events = await data.events(12)
         seats = await data.seats(events)
@@ -932,7 +965,8 @@ class Bench:
         ]  # fmt: skip
         random.Random(5).shuffle(work)
         pool = await asyncpg.create_pool(self.stack.database_url, min_size=20 * self.workers,
-                                         max_size=20 * self.workers)  # fmt: skip
+                                         max_size=20 * self.workers,
+                                         connection_class=NoResetConnection)  # fmt: skip
         latencies: list[float] = []
         statuses: dict[str, int] = {}
         before = cpu_seconds(server)
@@ -958,6 +992,8 @@ class Bench:
         started = time.monotonic()
         await asyncio.gather(*(worker() for _ in range(64)))
         elapsed = time.monotonic() - started
+        after = cpu_seconds(server)  # (before the pool closes: its backends go with it)
+        split = cpu_parts(server, before, after)
         await pool.close()
         latencies.sort()
 
@@ -966,7 +1002,8 @@ class Bench:
 
         res = Result("c floor (reserve_hold from asyncpg)", len(latencies), elapsed, q(0.5),
                      q(0.99), q(0.999), statuses, 0, 0)  # fmt: skip
-        res.cpu_seconds = cpu_spent(before, cpu_seconds(server))
+        res.cpu_seconds = cpu_spent(before, after)
+        res.cpu_split = split
         self.show(res)
         return res
 
@@ -1401,17 +1438,13 @@ def main() -> None:
             print(f"service and floor: Granian, {args.workers} workers each\n")
             customers = asyncio.run(Data(stack, server.base_url).customers(512))
             burst_events: list[str] = []
-            if "a" in only:
+            if "a" in only or "c" in only:  # (the confirms confirm the burst's holds)
                 burst_events = asyncio.run(bench.compare(server, floor, customers, args.rounds))
             if "w" in only:
                 asyncio.run(bench.burst(server, customers, "w burst + subscribers",
                                         watchers=args.subscribers))  # fmt: skip
             if "c" in only and burst_events:
-                confirmed = asyncio.run(bench.confirms(server, burst_events, customers))
-                pg_floor = asyncio.run(bench.confirm_floor(server, customers))
-                if pg_floor.rate:
-                    bench.note(confirmed, f"confirms / PostgreSQL floor: "
-                                          f"{confirmed.rate / pg_floor.rate:.2f}")  # fmt: skip
+                asyncio.run(bench.confirms(server, burst_events, customers, args.rounds))
             if "p" in only:
                 asyncio.run(bench.seed_holds(server, floor, customers, args.rounds))
             if "r" in only:

@@ -222,6 +222,18 @@ def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(max(0.0, t - before.get(p, 0.0)) for p, t in after.items())
 
 
+def cpu_parts(
+    server: Server, before: dict[int, float], after: dict[int, float]
+) -> dict[str, float]:
+    """`cpu_spent`, split into the service's, PostgreSQL's and Redis's share."""
+    owner = {pid: name for name, pids in processes(server).items() for pid in pids}
+    parts: dict[str, float] = {}
+    for pid, t in after.items():
+        name = owner.get(pid, "service")
+        parts[name] = parts.get(name, 0.0) + max(0.0, t - before.get(pid, 0.0))
+    return parts
+
+
 def _comm(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/comm").read_text().strip()

@@ -48,7 +48,7 @@ def asyncpg_dsn(database_url: str) -> str:
     return f"postgresql://{rest}" if scheme == "postgresql+asyncpg" else database_url
 
 
-class _NoResetConnection(asyncpg.Connection):  # type: ignore[misc]
+class NoResetConnection(asyncpg.Connection):  # type: ignore[misc]
     """A pooled connection that goes back to the pool without a reset query.
 
     asyncpg resets session state (advisory locks, cursors, LISTEN, SET) each time a
@@ -86,7 +86,7 @@ class Database:
             timeout=self._timeout,
             command_timeout=self._timeout,
             max_inactive_connection_lifetime=300,
-            connection_class=_NoResetConnection,
+            connection_class=NoResetConnection,
         )
         await self._pool
         # Warm the pool when the server is there; when it is not, requests get 503 until it is.
