@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from uuid import UUID, uuid4
+from typing import TypeVar
+from uuid import UUID
 
 from glide import (
     Batch,
@@ -49,6 +50,7 @@ from ticketing.holds.engine import INDEX_TTL_SECONDS, HoldEngine
 from ticketing.holds.lifecycle import Cause, HoldEvent, HoldEvents, Kind
 from ticketing.holds.models import EventStatus, FencedHold, LiveHold, SeatDetails
 from ticketing.holds.schemas import Hold, HoldCreate, HoldList
+from ticketing.ids import EventsByPrefix, scoped_id
 from ticketing.observe import metrics
 from ticketing.seatview import repository as seat_reads
 from ticketing.seatview.schemas import Seat
@@ -56,6 +58,7 @@ from ticketing.seatview.view import money, seat_view
 from ticketing.validation import decode_cursor, instant, iso, page, scope_of
 
 log = logging.getLogger("ticketing.holds")
+T = TypeVar("T")
 
 KEY_PATTERNS = keys.PATTERNS  # every Redis key of holds, as SCAN patterns (`db reset`)
 WARM_EVENTS = 200  # upcoming events whose mirrors are kept built ahead of their fans
@@ -105,6 +108,7 @@ class HoldService:
         self._redis = redis
         self.events = events or HoldEvents()
         self._known_sections: dict[UUID, tuple[float, frozenset[str]]] = {}
+        self._events = EventsByPrefix()  # the events this process held seats of, or looked up
 
         async def snapshot(event_id: UUID) -> m.MirrorSnapshot | None:
             async with db.connection() as conn:
@@ -149,7 +153,7 @@ class HoldService:
         """Hold seats for the caller; `address` is the client's (its rate-limit subject), whose
         share of the event's seats on hold is bounded."""
         customer_id = caller.require_customer()
-        hold_id = uuid4()
+        hold_id = scoped_id(event_id)  # (its confirmation finds the event from the id)
         share = self._address_share if address else 0
         try:
             if body.seat_ids is not None:
@@ -243,6 +247,7 @@ class HoldService:
             ) from None
         if not self.engine.indexes_holds:
             await self._index(event_id, customer_id, hold_id, placed.expires_ms)
+        self._events.learn(event_id)
         self._emit(
             Kind.PLACED,
             event_id,
@@ -310,19 +315,37 @@ class HoldService:
 
         await self._redis.call(run)
 
-    async def event_of(self, hold_id: UUID) -> UUID | None:
+    async def in_event(self, hold_id: UUID, step: Callable[[UUID], Awaitable[T]]) -> tuple[UUID, T]:
+        """The hold's event, and `step` run on it. The event is the one the hold's id names
+        (ticketing.ids) when this process knows it, with no Redis call; when `step` raises
+        `HoldGone` there (or the id names no event known here), the hold's index says which
+        event it is in. Raises `HoldGone` when no event has it."""
+        guess = self._events.guess(hold_id)
+        if guess is not None:
+            try:
+                return guess, await step(guess)
+            except m.HoldGone:
+                pass
         raw = await self._redis.call(lambda c: c.get(keys.hold_key(hold_id)))
-        return None if raw is None else UUID(raw.decode())
+        indexed = None if raw is None else UUID(raw.decode())
+        if indexed is None or indexed == guess:
+            raise m.HoldGone()
+        self._events.learn(indexed)
+        return indexed, await step(indexed)
+
+    async def _record(self, event_id: UUID, hold_id: UUID) -> FencedHold:
+        record = await self.engine.record(event_id, hold_id)
+        if record is None:
+            raise m.HoldGone()
+        return record
 
     async def _live(self, hold_id: UUID) -> tuple[UUID, list[LiveHold], FencedHold]:
         """The hold's event, its seats as live holds (none once it has run out, by Redis's
         clock) and its record: a cost of the hold's own seats."""
-        event_id = await self.event_of(hold_id)
-        if event_id is None:
-            raise NotFound.of("hold", hold_id)
-        record = await self.engine.record(event_id, hold_id)
-        if record is None:
-            raise NotFound.of("hold", hold_id)
+        try:
+            event_id, record = await self.in_event(hold_id, lambda e: self._record(e, hold_id))
+        except m.HoldGone:
+            raise NotFound.of("hold", hold_id) from None
         held = await self.engine.live_holds(event_id, record.seat_ids)
         seats = [h for h in held if h.hold_id == str(hold_id)]
         if not seats:
@@ -346,11 +369,10 @@ class HoldService:
 
     async def extend(self, hold_id: UUID, caller: Caller) -> Hold:
         customer_id = caller.require_customer()
-        event_id = await self.event_of(hold_id)
-        if event_id is None:
-            raise NotFound.of("hold", hold_id)
         try:
-            expires_ms, change = await self.engine.extend(event_id, hold_id, customer_id)
+            event_id, (expires_ms, change) = await self.in_event(
+                hold_id, lambda e: self.engine.extend(e, hold_id, customer_id)
+            )
         except (m.HoldGone, m.NotOwner):
             raise NotFound.of("hold", hold_id) from None
         except m.Fenced:
@@ -376,12 +398,11 @@ class HoldService:
     async def release(self, hold_id: UUID, caller: Caller) -> None:
         if not caller.is_admin:
             caller.require_customer()
-        event_id = await self.event_of(hold_id)
-        if event_id is None:
-            raise NotFound.of("hold", hold_id)
         owner = None if caller.is_admin else caller.customer_id
         try:
-            ended = await self.engine.release(event_id, hold_id, owner)
+            event_id, ended = await self.in_event(
+                hold_id, lambda e: self.engine.release(e, hold_id, owner)
+            )
         except (m.HoldGone, m.NotOwner):
             raise NotFound.of("hold", hold_id) from None
         except m.Fenced:

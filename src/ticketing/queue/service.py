@@ -26,6 +26,7 @@ from ticketing.db.database import Database
 from ticketing.errors import AppError, Conflict, NotFound
 from ticketing.holds import models as m
 from ticketing.holds.service import HoldService
+from ticketing.ids import prefix_of, scoped_id
 from ticketing.queue import repository as queue_repo
 from ticketing.queue.repository import Room
 from ticketing.queue.schemas import QueueCounts, QueueEntry
@@ -43,16 +44,6 @@ ENTRIES_KEPT = 100_000  # entry id -> event id remembered per worker
 
 def _ms(moment: datetime | None) -> int:
     return 0 if moment is None else int(moment.timestamp() * 1000)
-
-
-PREFIX_HEX = 16  # an entry id begins with its event id's first 64 bits
-
-
-def entry_id_for(event_id: UUID) -> UUID:
-    """A new entry's id: its event's first 64 bits, then 64 random ones. A worker that has
-    never seen the entry finds its event among the open rooms it knows, with no Redis call.
-    (Entry ids are not secrets: only the entry's owner and admins may read it.)"""
-    return UUID(event_id.hex[:PREFIX_HEX] + secrets.token_hex(8))
 
 
 class QueueService:
@@ -91,7 +82,9 @@ class QueueService:
             raise Conflict("This event has no waiting room: hold seats directly", code="NO_QUEUE")
         if room.sales_end_at <= datetime.now(UTC):
             raise Conflict("Sales for this event have closed", code="SALES_CLOSED")
-        entry_id = entry_id_for(event_id)
+        # (A worker that has never seen the entry finds its event among the open rooms it
+        # knows, with no Redis call.)
+        entry_id = scoped_id(event_id)
         for attempt in range(2):
             try:
                 made, entry = await self._holds.queue_join(
@@ -116,15 +109,15 @@ class QueueService:
         self._event_of[entry_id] = event_id
 
     async def _event_by_prefix(self, entry_id: UUID) -> UUID | None:
-        """The open room whose id begins as `entry_id` does (entry_id_for), from the rooms
+        """The open room whose id begins as `entry_id` does (ticketing.ids), from the rooms
         this worker knows, read again from PostgreSQL at most every REFRESH_IDLE_SECONDS."""
-        prefix = entry_id.hex[:PREFIX_HEX]
+        prefix = prefix_of(entry_id)
         found = self._by_prefix.get(prefix)
         if found is None and time.monotonic() - self._prefixes_read >= REFRESH_IDLE_SECONDS:
             self._prefixes_read = time.monotonic()
             async with self._db.connection() as conn:
                 rooms = await queue_repo.open_rooms(conn)
-            self._by_prefix = {r.event_id.hex[:PREFIX_HEX]: r.event_id for r in rooms}
+            self._by_prefix = {prefix_of(r.event_id): r.event_id for r in rooms}
             found = self._by_prefix.get(prefix)
         return found
 

@@ -55,11 +55,10 @@ class ReservationService:
 
     async def confirm(self, hold_id: UUID, caller: Caller) -> Reservation:
         customer_id = caller.require_customer()
-        event_id = await self._holds.event_of(hold_id)
-        if event_id is None:
-            raise await self._expired(hold_id, customer_id)
         try:
-            fenced = await self._holds.fence(event_id, hold_id, customer_id)
+            event_id, fenced = await self._holds.in_event(
+                hold_id, lambda e: self._holds.fence(e, hold_id, customer_id)
+            )
         except holds.HoldGone:
             raise await self._expired(hold_id, customer_id) from None
         except holds.NotOwner:
