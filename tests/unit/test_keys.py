@@ -23,12 +23,13 @@ def test_event_keys_are_the_events_hash_tag_and_their_names_in_order() -> None:
 
 def test_the_lua_key_table_is_written_from_the_same_names() -> None:
     prelude = keys.lua_prelude()
-    bound = re.findall(r"(\w+) = KEYS\[(\d+)\]", prelude)
-    assert [(name, int(i)) for name, i in bound] == [
-        (name, i) for i, name in enumerate(keys.NAMES, start=1)
-    ]
-    assert f"local EXTRA = {len(keys.NAMES)}" in prelude
+    bound = re.findall(r"(\w+) = T \.\. ':(\w+)'", prelude)
+    assert bound == [(name, name) for name in keys.NAMES]
+    assert "local T = string.match(KEYS[1], '^(%b{})')" in prelude
+    assert "local EXTRA = 1" in prelude
     assert "channel = ARGV[1]" in prelude
+    event = uuid.uuid4()
+    assert keys.script_keys(event) == [keys.EventKeys.of(event).meta]
 
 
 def test_scripts_name_only_keys_that_exist_and_never_a_position() -> None:

@@ -55,6 +55,7 @@ from ticketing.holds.keys import (
     hold_key,
     lua_prelude,
     queue_entry_key,
+    script_keys,
 )
 from ticketing.holds.models import (
     AddressLimit,
@@ -119,7 +120,7 @@ def event_keys(event_id: UUID) -> EventKeys:
 
 @lru_cache(maxsize=4096)
 def _script_keys(event_id: UUID) -> tuple[str, ...]:
-    return tuple(event_keys(event_id).ordered())
+    return tuple(script_keys(event_id))
 
 
 def _load_scripts() -> dict[str, Script]:

@@ -1,9 +1,9 @@
 """The Redis keys of the hold engine, named once for Python and Lua.
 
-`EventKeys` is the one list of an event's keys: the engine passes them to every script in
-the order of its fields, and `lua_prelude()` writes the scripts' `K` table from the same
-fields, so adding a key is one line here (and what the scripts do with it). Every key of an
-event shares the hash tag `{ev:<eventId>}`, so each script runs on one shard of a cluster.
+`EventKeys` is the one list of an event's keys, and `lua_prelude()` writes the scripts' `K`
+table from the same fields, so adding a key is one line here (and what the scripts do with
+it). Every key of an event shares the hash tag `{ev:<eventId>}`, so each script runs on one
+shard of a cluster; a script is given the first key only and names the rest from its tag.
 
 Only the holds package reads these: other domains ask `HoldService`.
 """
@@ -106,7 +106,7 @@ class EventKeys:
         return cls(*(f"{t}:{f.name}" for f in fields(cls)))
 
     def ordered(self) -> list[str]:
-        """As the scripts' KEYS[1..n]."""
+        """Every key, in the order of the fields (to delete them all, say)."""
         return list(astuple(self))
 
 
@@ -114,12 +114,22 @@ NAMES = tuple(f.name for f in fields(EventKeys))
 MIRROR = NAMES[:7]
 
 
+def script_keys(event_id: UUID | str) -> list[str]:
+    """The keys a script of the event is given: its `meta` alone. The others share its hash
+    tag, so the script names them from it (`lua_prelude`) and a cluster still runs it on
+    the event's shard; each key passed costs the client a conversion per call, and there
+    are over twenty."""
+    return [EventKeys.of(event_id).meta]
+
+
 def lua_prelude() -> str:
-    """The scripts' `K` table: each name of `EventKeys` bound to its KEYS position, and
-    `EXTRA`, the position after the last (scripts given more keys read KEYS[EXTRA + i])."""
-    names = ", ".join(f"{name} = KEYS[{i}]" for i, name in enumerate(NAMES, start=1))
+    """The scripts' `K` table: each name of `EventKeys`, made from the hash tag of KEYS[1]
+    (`script_keys`), and `EXTRA`, the number of keys the event's take (scripts given more
+    keys read KEYS[EXTRA + i])."""
+    names = ", ".join(f"{name} = T .. ':{name}'" for name in NAMES)
     return (
         "-- Written by ticketing.holds.keys.lua_prelude from EventKeys: edit the keys there.\n"
+        "local T = string.match(KEYS[1], '^(%b{})')\n"
         f"local K = {{{names}, channel = ARGV[1]}}\n"
-        f"local EXTRA = {len(NAMES)}\n"
+        "local EXTRA = 1\n"
     )

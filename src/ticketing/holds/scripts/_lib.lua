@@ -1,9 +1,10 @@
 -- Shared by every hold script; prepended to each one once, when the scripts are loaded.
 --
--- KEYS, the same for every script, all under the event's hash tag {ev:<eventId>}, are named
--- by `EventKeys` in ticketing/holds/keys.py, which also writes the `K` table these scripts use
--- (K.meta, K.seats, ... K.ran_out, and K.channel = ARGV[1]) ahead of this file; `EXTRA` is the
--- number of those keys, so a script given more reads KEYS[EXTRA + 1]...
+-- The event's keys, all under its hash tag {ev:<eventId>}, are named by `EventKeys` in
+-- ticketing/holds/keys.py, which also writes the `K` table these scripts use (K.meta,
+-- K.seats, ... and K.channel = ARGV[1]) ahead of this file, from the tag of the first key (the
+-- event's meta key, the one key a script is given for the event); `EXTRA` is 1, so a script
+-- given more keys reads KEYS[EXTRA + 1]...
 --   meta      HASH  max, hold (seconds), ga (0/1), registered (0/1), sales_from and
 --                   sales_until (ms; sales_from '' for at once): the mirror's header
 --   seats     HASH  seat id -> "section\trow\tnumber\tprice\tversion" for every seat
