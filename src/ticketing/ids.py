@@ -7,8 +7,8 @@ straight there, with no index to read first. The prefix is only a guess (two eve
 share one, and ids made before this scheme have none): the caller checks the thing is in
 the event it guessed, and reads the index when it is not.
 
-These ids are not secrets: only their owner and admins may act on them, and 64 random bits
-cannot be guessed anyway.
+These ids are not secrets: only their owner and admins may act on them, and their 62 random
+bits cannot be guessed anyway.
 """
 
 from __future__ import annotations
@@ -20,9 +20,15 @@ PREFIX_HEX = 16  # the event id's first 64 bits, as hex
 KEPT = 50_000  # events a table remembers before it starts again
 
 
+_VARIANT = 0b10 << 62  # RFC 4122's variant, in the top bits of the second half
+_RANDOM = (1 << 62) - 1
+
+
 def scoped_id(event_id: UUID) -> UUID:
-    """A new id naming `event_id`."""
-    return UUID(event_id.hex[:PREFIX_HEX] + secrets.token_hex(8))
+    """A new id naming `event_id`: still a version-4 UUID of RFC 4122's variant (the version
+    comes with the event's half), so a client that checks either accepts it."""
+    tail = _VARIANT | (secrets.randbits(64) & _RANDOM)
+    return UUID(event_id.hex[:PREFIX_HEX] + f"{tail:016x}")
 
 
 def prefix_of(some_id: UUID) -> str:

@@ -6,14 +6,14 @@ through the index."""
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
+from uuid import RFC_4122, UUID, uuid4
 
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import make_customer, make_event, seats_of
 from ticketing.holds import keys
 from ticketing.holds.service import HoldService
-from ticketing.ids import EventsByPrefix, prefix_of
+from ticketing.ids import EventsByPrefix, prefix_of, scoped_id
 
 Client = AsyncTestClient[Any]
 
@@ -56,6 +56,8 @@ async def test_a_hold_id_begins_as_its_event_id_and_needs_no_index_where_the_eve
     event_id, fan, hold = await _held(client, seats=2)
     assert prefix_of(UUID(hold["id"])) == prefix_of(UUID(event_id))
     assert hold["id"] != event_id
+    assert UUID(hold["id"]).version == 4  # (and so of RFC 4122's variant, as uuid4() makes)
+    assert UUID(hold["id"]).variant == RFC_4122
     # Without the index, this process still finds the hold: it knows the event.
     _forget_index(client, hold["id"])
     got = await client.get(f"/holds/{hold['id']}", headers=fan.headers)
@@ -117,6 +119,20 @@ async def test_a_hold_gone_from_its_known_event_is_gone_and_costs_one_index_read
     assert (
         await client.post(f"/holds/{made_up}/reservation", headers=fan.headers)
     ).status_code == 409
+
+
+def test_scoped_ids_are_random_version_4_uuids_of_their_event() -> None:
+    event = uuid4()
+    made = {scoped_id(event) for _ in range(2000)}
+    assert len(made) == 2000
+    assert all(m.version == 4 and m.variant == RFC_4122 for m in made)
+    assert {prefix_of(m) for m in made} == {prefix_of(event)}
+    # Every bit of the second half but the variant's varies.
+    tails = [m.int & ((1 << 64) - 1) for m in made]
+    varied = 0
+    for t in tails:
+        varied |= t ^ tails[0]
+    assert varied == (1 << 62) - 1
 
 
 def test_the_table_of_events_is_bounded() -> None:
