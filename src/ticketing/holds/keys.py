@@ -98,6 +98,9 @@ class EventKeys:
     qentry: str  # HASH customer -> JSON {i: entry id, j: joined, s: W/A/D/E/L, h: 1 once held}
     qids: str  # HASH entry id -> customer
     qadmitted: str  # ZSET customer -> admitted until (ms), for the admitted now
+    # HASH customer -> the most seats it may hold and have bought while admitted, for a fan
+    # admitted when the open seats left for it were fewer than maxNumSeats (queue_admit.lua)
+    qcap: str
     qleft: str  # LIST ids of entries that left while waiting, oldest first (queue_head.lua)
 
     @classmethod

@@ -19,7 +19,7 @@ from tests.conftest import make_event
 from tests.integration.holds.conftest import sweeping_alone
 from ticketing.cache.redis import Redis
 from ticketing.holds.engine import HoldEngine, event_keys
-from ticketing.holds.models import HoldRefused, NotAdmitted
+from ticketing.holds.models import HoldRefused, LimitExceeded, NotAdmitted
 
 _ALL = RangeByIndex(0, -1)
 CROWD = 20_000
@@ -113,7 +113,51 @@ async def _promised(redis: Redis, event_id: uuid.UUID) -> int:
     most = int(await redis.call(lambda c: c.hget(keys.meta, "max")) or 0)
     held = await redis.call(lambda c: c.hgetall(keys.custheld))
     bought = await redis.call(lambda c: c.hgetall(keys.rescount))
+    caps = await redis.call(lambda c: c.hgetall(keys.qcap))
     total = 0
     for fan in await redis.call(lambda c: c.zrange(keys.qadmitted, _ALL)):
-        total += max(0, most - int(held.get(fan, 0)) - int(bought.get(fan, 0)))
+        cap = min(most, int(caps.get(fan, most)))
+        total += max(0, cap - int(held.get(fan, 0)) - int(bought.get(fan, 0)))
     return total
+
+
+async def test_the_last_seats_go_to_the_next_fan_for_as_many_as_are_left(
+    client: Any, engine: HoldEngine, redis: Redis
+) -> None:
+    event = await make_event(client, numSeats=10, maxNumSeats=8)
+    event_id = uuid.UUID(event["id"])
+    keys = event_keys(event_id)
+    async with sweeping_alone(redis):
+        await engine.ensure_mirror(event_id)
+        # Seven seats held before the room is on (at the box office, say): three stay open.
+        await engine.hold_best(event_id, uuid.uuid4(), uuid.uuid4(), 7, None, False)
+        await redis.call(lambda c: c.hset(keys.meta, {"wr": "1"}))
+        await engine.queue_configure(
+            event_id, on=True, rate=60_000, window_ms=300_000, opens_ms=0, start_ms=0
+        )
+        first, second = uuid.uuid4(), uuid.uuid4()
+        entry = uuid.uuid4()
+        await engine.queue_join(event_id, entry, first, 1)
+        await engine.queue_join(event_id, uuid.uuid4(), second, 2)
+        made, waiting, _ = await engine.queue_admit(event_id, TICK_MS)
+        # Three seats open, and a fan may take eight: the first fan gets in for the three,
+        # the second waits (nothing would be left for it).
+        assert (made, waiting) == (1, 1)
+        with pytest.raises(LimitExceeded) as over:
+            await engine.hold_best(event_id, first, uuid.uuid4(), 8, None, False)
+        assert over.value.maximum == 3
+        kept = uuid.uuid4()
+        await engine.hold_best(event_id, first, kept, 2, None, False)
+        assert (await engine.queue_admit(event_id, TICK_MS))[0] == 0  # (its third is kept)
+        await engine.hold_best(event_id, first, uuid.uuid4(), 1, None, False)
+        # It lets two go: they are open again, but still its to take while it is admitted.
+        await engine.release(event_id, kept, None)
+        assert (await engine.queue_admit(event_id, TICK_MS))[0] == 0
+        # It gives its admission back: the second fan is let in, for the two.
+        assert await engine.queue_leave(event_id, entry, first)
+        made, waiting, _ = await engine.queue_admit(event_id, TICK_MS)
+        assert (made, waiting) == (1, 0)
+        with pytest.raises(LimitExceeded):
+            await engine.hold_best(event_id, second, uuid.uuid4(), 3, None, False)
+        await engine.hold_best(event_id, second, uuid.uuid4(), 2, None, False)
+        assert await _promised(redis, event_id) <= await redis.call(lambda c: c.zcard(keys.free))

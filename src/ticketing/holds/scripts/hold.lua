@@ -31,6 +31,8 @@ local hold_id, customer, index_ttl = ARGV[2], ARGV[3], tonumber(ARGV[4])
 if not admitted(customer, now) then return {'NOT_ADMITTED'} end
 local address, share, mode = ARGV[5], tonumber(ARGV[6]), ARGV[7]
 local max = tonumber(redis.call('HGET', K.meta, 'max'))
+local cap = redis.call('HGET', K.qcap, customer)  -- (admitted for fewer: queue_admit.lua)
+if cap then max = math.min(max, tonumber(cap)) end
 local already = tonumber(redis.call('HGET', K.custheld, customer) or '0')
   + tonumber(redis.call('HGET', K.rescount, customer) or '0')
 local function over_limit(n)
