@@ -510,7 +510,7 @@ class HoldEngine:
         if status == "UNAVAILABLE":
             raise SeatsUnavailable(reply[1:])
         if status == "LIMIT":
-            raise LimitExceeded(int(reply[1]), int(reply[2]))
+            raise LimitExceeded(int(reply[1]), int(reply[2]), admitted_for=reply[3:] == ["1"])
         if status == "ADDRESS_LIMIT":
             raise AddressLimit(int(reply[1]), int(reply[2]))
         if status == "NONE":

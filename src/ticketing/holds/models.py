@@ -201,10 +201,14 @@ class SeatsUnavailable(HoldRefused):
 
 
 class LimitExceeded(HoldRefused):
-    def __init__(self, already: int, maximum: int) -> None:
+    """Over the customer's limit: maxNumSeats, or fewer when the waiting room admitted the
+    customer for the last seats (`admitted_for`)."""
+
+    def __init__(self, already: int, maximum: int, *, admitted_for: bool = False) -> None:
         super().__init__(already, maximum)
         self.already = already
         self.maximum = maximum
+        self.admitted_for = admitted_for
 
 
 class AddressLimit(HoldRefused):

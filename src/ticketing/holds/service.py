@@ -239,8 +239,13 @@ class HoldService:
             ) from None
         except m.LimitExceeded as exc:
             metrics.HOLDS_OVER_LIMIT.inc()
+            who = (
+                "You were admitted for the last seats: you may"
+                if exc.admitted_for
+                else "A customer may"
+            )
             raise Conflict(
-                f"A customer may hold and reserve at most {exc.maximum} seats of this event;"
+                f"{who} hold and reserve at most {exc.maximum} seats of this event;"
                 f" you have {exc.already}",
                 code="LIMIT_EXCEEDED",
                 maxNumSeats=exc.maximum,

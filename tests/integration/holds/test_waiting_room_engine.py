@@ -145,7 +145,7 @@ async def test_the_last_seats_go_to_the_next_fan_for_as_many_as_are_left(
         assert (made, waiting) == (1, 1)
         with pytest.raises(LimitExceeded) as over:
             await engine.hold_best(event_id, first, uuid.uuid4(), 8, None, False)
-        assert over.value.maximum == 3
+        assert (over.value.maximum, over.value.admitted_for) == (3, True)
         kept = uuid.uuid4()
         await engine.hold_best(event_id, first, kept, 2, None, False)
         assert (await engine.queue_admit(event_id, TICK_MS))[0] == 0  # (its third is kept)

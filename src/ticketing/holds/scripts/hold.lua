@@ -8,7 +8,8 @@
 --       written here so that a hold is one round trip (on a cluster the service writes them).
 -- Returns {'OK', expires, created, sequence, seat, details, seat, details...} (details as in `seats`,
 --         so the answer needs no PostgreSQL) | {'NO_MIRROR'} | {'UNKNOWN', seat...}
---       | {'UNAVAILABLE', seat...} | {'LIMIT', already, max} | {'NONE'}
+--       | {'UNAVAILABLE', seat...} | {'LIMIT', already, max, '1' when the waiting room
+--         admitted the customer for fewer} | {'NONE'}
 --       | {'ADDRESS_LIMIT', held from the address, most it may hold}
 --       | {'NOT_ADMITTED'}: the event has a waiting room, and this customer is not admitted
 --       | {'CLOSED', sales from ('' for at once), sales until}: outside the sales window
@@ -32,7 +33,8 @@ if not admitted(customer, now) then return {'NOT_ADMITTED'} end
 local address, share, mode = ARGV[5], tonumber(ARGV[6]), ARGV[7]
 local max = tonumber(redis.call('HGET', K.meta, 'max'))
 local cap = redis.call('HGET', K.qcap, customer)  -- (admitted for fewer: queue_admit.lua)
-if cap then max = math.min(max, tonumber(cap)) end
+local capped = cap and tonumber(cap) < max
+if capped then max = tonumber(cap) end
 local already = tonumber(redis.call('HGET', K.custheld, customer) or '0')
   + tonumber(redis.call('HGET', K.rescount, customer) or '0')
 local function over_limit(n)
@@ -40,7 +42,9 @@ local function over_limit(n)
 end
 -- The customer's limit first, then the address's share of the event.
 local function refused(n)
-  if over_limit(n) then return {'LIMIT', tostring(already), tostring(max)} end
+  if over_limit(n) then
+    return {'LIMIT', tostring(already), tostring(max), capped and '1' or '0'}
+  end
   if address == '' or share <= 0 then return nil end
   local most = math.max(2 * max, math.floor(redis.call('HLEN', K.seats) * share / 100))
   local from = tonumber(redis.call('HGET', K.addrheld, address) or '0')
