@@ -34,20 +34,29 @@ async def _in_batches(calls: list[Any], size: int = 500) -> list[Any]:
     return done
 
 
+async def _mirrored(client: Any, engine: HoldEngine, **fields: Any) -> uuid.UUID:
+    event_id = uuid.UUID((await make_event(client, **fields))["id"])
+    await engine.ensure_mirror(event_id)
+    return event_id
+
+
+async def _room_on(engine: HoldEngine, redis: Redis, event_id: uuid.UUID) -> None:
+    """The event's waiting room, on, set up in Redis alone (as a room in PostgreSQL would
+    be), so that no server's admitter (they admit the rooms PostgreSQL names) takes part:
+    the test is the only admitter."""
+    await redis.call(lambda c: c.hset(event_keys(event_id).meta, {"wr": "1"}))
+    await engine.queue_configure(
+        event_id, on=True, rate=RATE, window_ms=300_000, opens_ms=0, start_ms=0
+    )
+
+
 async def test_a_crowd_is_admitted_at_the_rate_and_within_the_open_seats(
     client: Any, engine: HoldEngine, redis: Redis
 ) -> None:
-    # The room is set up here, in Redis alone, so that no server's admitter (they admit the
-    # rooms PostgreSQL names) takes part: this test is the only admitter.
-    event = await make_event(client, numSeats=300, maxNumSeats=4)
-    event_id = uuid.UUID(event["id"])
+    event_id = await _mirrored(client, engine, numSeats=300, maxNumSeats=4)
     keys = event_keys(event_id)
     async with sweeping_alone(redis):
-        await engine.ensure_mirror(event_id)
-        await redis.call(lambda c: c.hset(keys.meta, {"wr": "1"}))  # as a room in PostgreSQL
-        await engine.queue_configure(
-            event_id, on=True, rate=RATE, window_ms=300_000, opens_ms=0, start_ms=0
-        )
+        await _room_on(engine, redis, event_id)
         fans = [uuid.uuid4() for _ in range(CROWD)]
         joined = await _in_batches(
             [engine.queue_join(event_id, uuid.uuid4(), f, random.getrandbits(52)) for f in fans]
@@ -124,17 +133,12 @@ async def _promised(redis: Redis, event_id: uuid.UUID) -> int:
 async def test_the_last_seats_go_to_the_next_fan_for_as_many_as_are_left(
     client: Any, engine: HoldEngine, redis: Redis
 ) -> None:
-    event = await make_event(client, numSeats=10, maxNumSeats=8)
-    event_id = uuid.UUID(event["id"])
+    event_id = await _mirrored(client, engine, numSeats=10, maxNumSeats=8)
     keys = event_keys(event_id)
     async with sweeping_alone(redis):
-        await engine.ensure_mirror(event_id)
         # Seven seats held before the room is on (at the box office, say): three stay open.
         await engine.hold_best(event_id, uuid.uuid4(), uuid.uuid4(), 7, None, False)
-        await redis.call(lambda c: c.hset(keys.meta, {"wr": "1"}))
-        await engine.queue_configure(
-            event_id, on=True, rate=60_000, window_ms=300_000, opens_ms=0, start_ms=0
-        )
+        await _room_on(engine, redis, event_id)
         first, second = uuid.uuid4(), uuid.uuid4()
         entry = uuid.uuid4()
         await engine.queue_join(event_id, entry, first, 1)
