@@ -285,3 +285,45 @@ async def test_a_fan_goes_from_the_queue_to_a_bought_seat_on_the_onsale_page(
     assert [r["customerId"] for r in sold["items"]] == [me]
     assert await page.evaluate("document.documentElement.scrollWidth") <= width
     await context.close()
+
+
+async def test_a_fan_let_in_for_the_last_seats_is_told_how_many_it_may_take(
+    page: Page, http: httpx.AsyncClient, served: str
+) -> None:
+    event = await make_event(
+        http,
+        numSeats=10,
+        maxNumSeats=8,
+        waitingRoom={"enabled": True, "admitPerMinute": 6000, "opensBeforeSeconds": 3600},
+    )
+    # A first fan is let in (for eight) and holds seven: two are left for the next one.
+    first = await make_customer(http)
+    joined = await http.post(f"/events/{event['id']}/queue", headers=first.headers)
+    assert joined.status_code == 201, joined.text
+    for _ in range(50):
+        entry = (await http.get(f"/queue/{joined.json()['id']}", headers=first.headers)).json()
+        if entry["state"] == "ADMITTED":
+            break
+        await page.wait_for_timeout(100)
+    held = await http.post(
+        f"/events/{event['id']}/holds", json={"quantity": 7}, headers=first.headers
+    )
+    assert held.status_code == 201, held.text
+    await page.goto(f"{served}/events/{event['id']}/onsale")
+    await page.fill("#first", "Grace")
+    await page.fill("#last", "Hopper")
+    await page.click("#signup button")
+    await page.wait_for_function(
+        "() => document.getElementById('place').textContent === \"You're in\"", timeout=15_000
+    )
+    await page.select_option("#quantity", "4")
+    await page.click("#best")
+    await page.wait_for_function(
+        "() => document.getElementById('say').textContent.includes('last seats')"
+    )
+    said = await page.text_content("#say") or ""
+    assert "at most 2" in said, said
+    # Two it may hold.
+    await page.select_option("#quantity", "2")
+    await page.click("#best")
+    await page.wait_for_selector("#held:not([hidden])")
