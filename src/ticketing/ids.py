@@ -1,7 +1,8 @@
-"""Ids that name their event: the event id's first 64 bits, then 64 random ones.
+"""Ids that name their event: the event id's first 64 bits, then 62 random ones (and RFC
+4122's variant bits).
 
 A hold or a waiting-room entry is looked up by its id alone (`POST /holds/{holdId}/
-reservation`, `GET /queue/entries/{entryId}`), but everything about it is kept in its
+reservation`, `GET /queue/{entryId}`), but everything about it is kept in its
 event's keys. An id that begins as its event's does lets a worker that knows the event go
 straight there, with no index to read first. The prefix is only a guess (two events may
 share one, and ids made before this scheme have none): the caller checks the thing is in

@@ -249,11 +249,12 @@ local function with_room(view)
   return view
 end
 
--- Whether `customer` may hold now; an admitted fan's first hold uses its admission.
+-- Whether `customer` may hold now, and whether the event has a waiting room on; an
+-- admitted fan's first hold uses its admission.
 local function admitted(customer, now)
-  if redis.call('HGET', K.meta, 'wr') ~= '1' then return true end
+  if redis.call('HGET', K.meta, 'wr') ~= '1' then return true, false end
   local u = tonumber(redis.call('ZSCORE', K.qadmitted, customer) or '0')
-  if u <= now then return false end
+  if u <= now then return false, true end
   local raw = redis.call('HGET', K.qentry, customer)
   if raw then
     local rec = cjson.decode(raw)
@@ -263,7 +264,7 @@ local function admitted(customer, now)
       redis.call('HINCRBY', K.qmeta, 'n_au', -1)
     end
   end
-  return true
+  return true, true
 end
 
 -- A waiting-room fan who bought is done: its slot passes on at once.

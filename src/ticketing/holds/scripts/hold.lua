@@ -29,10 +29,12 @@ if (window[1] ~= '' and now < tonumber(window[1])) or now >= tonumber(window[2])
 end
 purge(now)
 local hold_id, customer, index_ttl = ARGV[2], ARGV[3], tonumber(ARGV[4])
-if not admitted(customer, now) then return {'NOT_ADMITTED'} end
+local allowed, in_room = admitted(customer, now)
+if not allowed then return {'NOT_ADMITTED'} end
 local address, share, mode = ARGV[5], tonumber(ARGV[6]), ARGV[7]
 local max = tonumber(redis.call('HGET', K.meta, 'max'))
-local cap = redis.call('HGET', K.qcap, customer)  -- (admitted for fewer: queue_admit.lua)
+-- (A fan the waiting room admitted for fewer seats: queue_admit.lua.)
+local cap = in_room and redis.call('HGET', K.qcap, customer)
 local capped = cap and tonumber(cap) < max
 if capped then max = tonumber(cap) end
 local already = tonumber(redis.call('HGET', K.custheld, customer) or '0')

@@ -5,9 +5,9 @@
 -- may still take: maxNumSeats less what it holds and has bought (a fan admitted when fewer
 -- were left may take only those). Only admitted fans hold, and each hold takes as many
 -- seats from both sides, so this stays true between admissions too: admitted fans who have
--- not yet held never outnumber the open seats, and each of them can still buy. Fans whose admission
--- ran out pass their slot on (settle_admissions); when no seat is left open or held, waiting
--- fans read SOLD_OUT until seats come back.
+-- not yet held never outnumber the open seats, and each of them can still buy. Fans whose
+-- admission ran out pass their slot on (settle_admissions); when no seat is left open or
+-- held, waiting fans read SOLD_OUT until seats come back.
 -- ARGV: 2 the admitter's tick (ms)
 -- Returns {'OK', admitted now, waiting left, sold out ('1'/'0')} | {'OFF'} | {'NO_MIRROR'}
 local m = redis.call('HMGET', K.qmeta, 'on', 'start', 'rate', 'window', 'head', 'tokens', 'last')
