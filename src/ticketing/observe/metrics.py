@@ -49,6 +49,11 @@ HOLD_REFUSALS = Counter(
     ["code"],
 )
 CONFIRMS = Counter("ticketing_confirms_total", "Holds confirmed into reservations")
+CONFIRM_CALLS = Counter(
+    "ticketing_confirm_calls_total",
+    "Calls of PostgreSQL that committed confirmations: fewer than the confirmations at a peak,"
+    " when those that arrive together go together",
+)
 CONFIRM_REFUSALS = Counter(
     "ticketing_confirm_conflicts_total", "Confirmations refused with a 409", ["code"]
 )

@@ -61,6 +61,60 @@ async def reserve_hold(
     return record, [SeatRecord(*row[1:]) for row in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class ReserveItem:
+    """One confirmation for reserve_holds()."""
+
+    reservation_id: UUID
+    event_id: UUID
+    customer_id: UUID
+    hold_id: UUID
+    seat_ids: list[UUID]
+
+
+Reserved = tuple[ReservationRecord, list[SeatRecord]]
+
+
+async def reserve_holds(
+    conn: Connection, items: list[ReserveItem]
+) -> list[Reserved | ReserveRefused]:
+    """Confirm several holds in one statement and one transaction (migration 0005): each as
+    reserve_hold() would, in order, each undone alone when refused. A unique violation (the
+    hold already confirmed, a seat already reserved) is refused as UNIQUE."""
+    rows = await conn.fetch(
+        "SELECT * FROM reserve_holds($1, $2, $3, $4, $5, $6)",
+        [i.reservation_id for i in items],
+        [i.event_id for i in items],
+        [i.customer_id for i in items],
+        [i.hold_id for i in items],
+        [s for i in items for s in i.seat_ids],
+        [len(i.seat_ids) for i in items],
+    )
+    seats: list[list[SeatRecord]] = [[] for _ in items]
+    answers: list[Reserved | ReserveRefused | None] = [None] * len(items)
+    created: list[datetime | None] = [None] * len(items)
+    for row in rows:
+        n = row[0] - 1
+        if row[1] is not None:
+            answers[n] = ReserveRefused(row[1], row[2])
+        else:
+            created[n] = row[3]
+            seats[n].append(SeatRecord(*row[4:]))
+    done: list[Reserved | ReserveRefused] = []
+    for n, item in enumerate(items):
+        answer = answers[n]
+        if answer is None:
+            at = created[n]
+            if at is None:  # (every item returns a row: its seats, or its refusal)
+                raise RuntimeError(f"reserve_holds returned nothing for item {n + 1}")
+            record = ReservationRecord(
+                item.reservation_id, item.event_id, item.customer_id, at, item.hold_id
+            )
+            answer = (record, seats[n])
+        done.append(answer)
+    return done
+
+
 async def by_hold(conn: Connection, hold_id: UUID) -> ReservationRecord | None:
     row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM reservations WHERE hold_id = $1", hold_id)
     return None if row is None else ReservationRecord(*row)

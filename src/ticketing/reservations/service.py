@@ -1,11 +1,11 @@
 """Confirming holds into reservations, and cancelling them.
 
 Confirm fences the hold first (it cannot expire or be released while the reservation
-commits), then commits in PostgreSQL, whose conditional UPDATE and unique index decide,
-then clears the hold in Redis. If the process dies after the commit, the fence runs out
-and the sweeper finds the reservation by its hold id and finishes the job; if PostgreSQL
-refuses a seat (the mirror was behind), the hold and the mirror are dropped and nothing is
-sold twice.
+commits), then commits in PostgreSQL (together with the confirmations that arrive
+meanwhile: reservations/batches.py), whose conditional UPDATE and unique index decide, then
+clears the hold in Redis. If the process dies after the commit, the fence runs out and the
+sweeper finds the reservation by its hold id and finishes the job; if PostgreSQL refuses a
+seat (the mirror was behind), the hold and the mirror are dropped and nothing is sold twice.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from ticketing.holds import models as holds
 from ticketing.holds.service import HoldService
 from ticketing.observe import metrics
 from ticketing.reservations import repository as reservations_repo
-from ticketing.reservations.repository import ReservationRecord
+from ticketing.reservations.batches import Confirmations
+from ticketing.reservations.repository import ReservationRecord, ReserveItem
 from ticketing.reservations.schemas import Reservation, ReservationList, ReservationStatus
 from ticketing.seatview import repository as seat_reads
 from ticketing.seatview.repository import SeatRecord
@@ -42,6 +43,7 @@ class ReservationService:
         self._db = db
         self._holds = holds
         self._customers = customers
+        self._confirmations = Confirmations(db)
 
     async def _expired(self, hold_id: UUID, customer_id: UUID) -> Conflict:
         extra = {}
@@ -86,28 +88,25 @@ class ReservationService:
     async def _commit(
         self, event_id: UUID, customer_id: UUID, hold_id: UUID, seat_ids: list[str]
     ) -> tuple[ReservationRecord, list[SeatRecord]]:
-        wanted = [UUID(s) for s in seat_ids]
-        async with self._db.connection() as conn:
-            try:
-                return await reservations_repo.reserve_hold(
-                    conn, uuid4(), event_id, customer_id, hold_id, wanted
-                )
-            except reservations_repo.ReserveRefused as refused:
-                if refused.reason == "NO_CUSTOMER":
-                    raise NotFound.of("customer", customer_id) from None
-                if refused.reason == "NO_EVENT":
-                    raise NotFound.of("event", event_id) from None
-                if refused.reason == "LIMIT":
-                    metrics.CONFIRMS_OVER_LIMIT.inc()
-                    maximum = int(refused.detail)
-                    raise Conflict(
-                        f"A customer may reserve at most {maximum} seats of this event",
-                        code="LIMIT_EXCEEDED",
-                        maxNumSeats=maximum,
-                    ) from None
-                raise _SeatsTaken(sorted(refused.detail.split(","))) from None
-            except asyncpg.UniqueViolationError as exc:
-                raise _SeatsTaken(seat_ids) from exc
+        item = ReserveItem(uuid4(), event_id, customer_id, hold_id, [UUID(s) for s in seat_ids])
+        try:
+            return await self._confirmations.reserve(item)
+        except reservations_repo.ReserveRefused as refused:
+            if refused.reason == "NO_CUSTOMER":
+                raise NotFound.of("customer", customer_id) from None
+            if refused.reason == "NO_EVENT":
+                raise NotFound.of("event", event_id) from None
+            if refused.reason == "LIMIT":
+                metrics.CONFIRMS_OVER_LIMIT.inc()
+                maximum = int(refused.detail)
+                raise Conflict(
+                    f"A customer may reserve at most {maximum} seats of this event",
+                    code="LIMIT_EXCEEDED",
+                    maxNumSeats=maximum,
+                ) from None
+            if refused.reason == "UNIQUE":  # (the hold or a seat reserved already)
+                raise _SeatsTaken(seat_ids) from None
+            raise _SeatsTaken(sorted(refused.detail.split(","))) from None
 
     async def settle(self, event_id: UUID, hold_id: UUID) -> None:
         """A fenced hold's fence ran out: finish its confirmation, or lift the fence."""
