@@ -103,7 +103,7 @@ async def test_a_seat_confirmed_twice_in_one_call_is_reserved_once_and_the_rest_
     assert (
         await pg.fetchval("SELECT count(*) FROM reservations WHERE id = $1", loser.reservation_id)
         == 0
-    )  # (undone whole: its other seat is still open)
+    )  # (refused whole: its other seat is still open)
     other = next(s for s in loser.seat_ids if s != seats[2])
     assert await pg.fetchval("SELECT status FROM seats WHERE id = $1", other) == "OPEN"
     assert await pg.fetchval(
@@ -225,3 +225,60 @@ async def test_a_confirmation_whose_request_was_cancelled_before_it_was_sent_is_
     assert await pg.fetchval(
         "SELECT count(*) FROM reservations WHERE id = $1", gone.reservation_id
     ) == 0  # fmt: skip
+
+
+async def test_a_seat_reserved_by_a_transaction_still_open_is_refused_once_it_commits(
+    client: AsyncTestClient[Any], database: Database, settings: Settings
+) -> None:
+    """The seats are checked before anything is written, under a lock: a confirmation that
+    finds one locked by another reservation waits for it, reads it again, and is refused
+    with nothing written, its other seat left open."""
+    event, seats = await _event(client, 10, 10)
+    fans = [(await make_customer(client)).id for _ in range(2)]
+    other = await asyncpg.connect(settings.database_url)
+    try:
+        tx = other.transaction()
+        await tx.start()
+        rows = await other.fetch(
+            "SELECT * FROM reserve_hold_checked($1, $2, $3, $4, $5::uuid[])",
+            uuid.uuid4(), event, uuid.UUID(fans[0]), uuid.uuid4(), [seats[1]],
+        )  # fmt: skip
+        assert rows[0]["refused"] is None
+        waiting = asyncio.ensure_future(
+            Confirmations(database).reserve(_item(event, fans[1], seats[0:2]))
+        )
+        await asyncio.sleep(0.5)
+        assert not waiting.done()  # (it waits for the lock)
+        await tx.commit()
+        with pytest.raises(ReserveRefused) as refused:
+            await waiting
+        assert (refused.value.reason, refused.value.detail) == ("SEATS_TAKEN", str(seats[1]))
+        assert await other.fetchval("SELECT status FROM seats WHERE id = $1", seats[0]) == "OPEN"
+        assert await other.fetchval(
+            "SELECT count(*) FROM reservations WHERE customer_id = $1", uuid.UUID(fans[1])
+        ) == 0  # fmt: skip
+    finally:
+        await other.close()
+
+
+async def test_reserve_hold_keeps_raising_its_refusals_for_the_release_before(
+    client: AsyncTestClient[Any], pg: asyncpg.Connection
+) -> None:
+    """reserve_hold() keeps its contract (a worker of the release before calls it while a
+    new one starts): a refusal raises with its reason and detail, a success returns the
+    seats."""
+    event, seats = await _event(client, 10, 2)
+    fan = uuid.UUID((await make_customer(client)).id)
+    call = "SELECT * FROM reserve_hold($1, $2, $3, $4, $5::uuid[])"
+    with pytest.raises(asyncpg.RaiseError) as limit:
+        await pg.fetch(call, uuid.uuid4(), event, fan, uuid.uuid4(), seats[0:3])
+    assert (limit.value.message, limit.value.detail) == ("LIMIT", "2")
+    with pytest.raises(asyncpg.RaiseError) as nobody:
+        await pg.fetch(call, uuid.uuid4(), event, uuid.uuid4(), uuid.uuid4(), seats[0:1])
+    assert (nobody.value.message, nobody.value.detail) == ("NO_CUSTOMER", None)
+    rows = await pg.fetch(call, uuid.uuid4(), event, fan, uuid.uuid4(), seats[0:2])
+    assert [r["id"] for r in rows] == seats[0:2]
+    assert {r["status"] for r in rows} == {"RESERVED"}
+    with pytest.raises(asyncpg.RaiseError) as over:
+        await pg.fetch(call, uuid.uuid4(), event, fan, uuid.uuid4(), seats[1:2])
+    assert over.value.message == "LIMIT"

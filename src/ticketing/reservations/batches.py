@@ -10,19 +10,18 @@ nothing waits for a batch to fill, so a quiet event's confirmations are as fast 
 
 What stays true:
 
-- each confirmation is decided exactly as alone: reserve_hold() runs for it, in a
-  subtransaction of its own, so one refused (a seat taken, the limit) is undone alone and
-  the others commit; each sees what those before it in the call wrote (one customer's two
-  holds are counted together);
+- each confirmation is decided exactly as alone: reserve_hold_checked() runs for it, and
+  checks everything before it writes, so one refused (a seat taken, the limit) has written
+  nothing and the others commit; each sees what those before it in the call wrote (one
+  customer's two holds are counted together);
 - an answer is given only after the commit that holds it;
 - the items of a call lock their customers in one order (by id), so two calls never wait
   for each other in a cycle; should PostgreSQL refuse a whole call anyway (a deadlock with
-  another writer), its items are sent again one by one;
+  another writer, a hold confirmed twice), its items are sent again one by one;
 - a request cancelled before its call is sent is left out; one cancelled after is committed
   or not as the call goes, and the sweeper settles its fenced hold either way (as before).
 
-MOST stays under the 64 subtransactions PostgreSQL tracks per transaction in shared memory;
-past that, every snapshot taken anywhere gets slower. One call in flight per process did
+MOST keeps a call's locks and its wait short. One call in flight per process did
 best at 64 connections on two workers (1,030-1,240 confirmations a second, against 720-990
 with two, four or eight, and a lower p99): more calls in flight are more calls of fewer
 confirmations each.

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-
 from ticketing.db.database import Connection
 from ticketing.seatview.repository import SeatRecord
 
@@ -43,22 +41,20 @@ async def reserve_hold(
     hold_id: UUID,
     seat_ids: list[UUID],
 ) -> tuple[ReservationRecord, list[SeatRecord]]:
-    """Confirm a hold's seats in one statement (migration 0002): lock the customer, check
-    the limit, insert the reservation and move the seats that are still open, all or none.
-    """
-    try:
-        rows = await conn.fetch(
-            "SELECT * FROM reserve_hold($1, $2, $3, $4, $5::uuid[])",
-            reservation_id,
-            event_id,
-            customer_id,
-            hold_id,
-            seat_ids,
-        )
-    except asyncpg.RaiseError as exc:
-        raise ReserveRefused(exc.message, exc.detail) from exc
-    record = ReservationRecord(reservation_id, event_id, customer_id, rows[0][0], hold_id)
-    return record, [SeatRecord(*row[1:]) for row in rows]
+    """Confirm a hold's seats in one statement (migration 0005): lock the customer, check
+    the limit and the seats, insert the reservation and move the seats, all or none."""
+    rows = await conn.fetch(
+        "SELECT * FROM reserve_hold_checked($1, $2, $3, $4, $5::uuid[])",
+        reservation_id,
+        event_id,
+        customer_id,
+        hold_id,
+        seat_ids,
+    )
+    if rows[0][0] is not None:
+        raise ReserveRefused(rows[0][0], rows[0][1])
+    record = ReservationRecord(reservation_id, event_id, customer_id, rows[0][2], hold_id)
+    return record, [SeatRecord(*row[3:]) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +75,8 @@ async def reserve_holds(
     conn: Connection, items: list[ReserveItem]
 ) -> list[Reserved | ReserveRefused]:
     """Confirm several holds in one statement and one transaction (migration 0005): each as
-    reserve_hold() would, in order, each undone alone when refused. A unique violation (the
-    hold already confirmed, a seat already reserved) is refused as UNIQUE."""
+    reserve_hold() would, in order, each refused alone with nothing written. A unique
+    violation (the hold confirmed already) refuses the whole statement."""
     rows = await conn.fetch(
         "SELECT * FROM reserve_holds($1, $2, $3, $4, $5, $6)",
         [i.reservation_id for i in items],
