@@ -162,7 +162,10 @@ async def test_unknown_customer_or_event_in_a_call_is_refused_alone(
 
 
 async def test_a_call_refused_whole_is_sent_again_one_by_one_and_the_committed_are_answered(
-    client: AsyncTestClient[Any], database: Database, pg: asyncpg.Connection
+    client: AsyncTestClient[Any],
+    database: Database,
+    pg: asyncpg.Connection,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """PostgreSQL aborting the whole call (here a trigger that fails one item as a deadlock
     would, which no item's block catches) must not answer the others with that failure: they
@@ -198,6 +201,7 @@ async def test_a_call_refused_whole_is_sent_again_one_by_one_and_the_committed_a
         )
     assert isinstance(answers[2], asyncpg.DeadlockDetectedError)
     assert confirmations.calls == 5  # (the first alone; three refused whole, then each alone)
+    assert "a call of 3 confirmations was refused whole (DeadlockDetectedError" in caplog.text
     for n in (0, 1, 3):
         assert isinstance(answers[n], tuple), answers[n]
         assert await pg.fetchval(

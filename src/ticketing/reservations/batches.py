@@ -30,6 +30,7 @@ confirmations each.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 
 import asyncpg
@@ -38,6 +39,8 @@ from ticketing.db.database import Database
 from ticketing.observe import metrics
 from ticketing.reservations import repository as reservations_repo
 from ticketing.reservations.repository import Reserved, ReserveItem, ReserveRefused
+
+log = logging.getLogger("ticketing.reservations")
 
 MOST = 32  # confirmations per call
 FLIGHTS = 1  # calls in flight per process (every core runs a worker: one each is enough)
@@ -57,7 +60,8 @@ class Confirmations:
         self.sent = 0
 
     async def reserve(self, item: ReserveItem) -> Reserved:
-        """Commit one confirmation: its reservation and seats, or ReserveRefused (undone)."""
+        """Commit one confirmation: its reservation and seats, or ReserveRefused (nothing of
+        it written)."""
         future: asyncio.Future[Reserved | ReserveRefused] = (
             asyncio.get_running_loop().create_future()
         )
@@ -93,8 +97,11 @@ class Confirmations:
                         answers = await reservations_repo.reserve_holds(
                             conn, [item for item, _ in batch]
                         )
-                except asyncpg.PostgresError:
-                    pass  # (refused whole, so nothing of it committed: each goes alone)
+                except asyncpg.PostgresError as exc:  # (nothing of it committed)
+                    log.warning(
+                        "a call of %d confirmations was refused whole (%s: %s); sending each"
+                        " alone", len(batch), type(exc).__name__, exc,
+                    )  # fmt: skip
                 except Exception as exc:  # (PostgreSQL away: every item is answered so)
                     for _, future in batch:
                         _settle(future, exc)
