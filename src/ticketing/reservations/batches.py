@@ -134,12 +134,7 @@ class Confirmations:
         self._called()
         try:
             async with self._db.connection() as conn:
-                return await reservations_repo.reserve_hold(
-                    conn, item.reservation_id, item.event_id, item.customer_id, item.hold_id,
-                    item.seat_ids,
-                )  # fmt: skip
-        except ReserveRefused as refused:
-            return refused
+                return await reservations_repo.reserve_hold(conn, item)
         except asyncpg.UniqueViolationError:
             return ReserveRefused("UNIQUE", None)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from ticketing.db.database import Connection
@@ -24,8 +25,9 @@ _COLUMNS = "id, event_id, customer_id, created_at, hold_id, cancelled_at"
 
 
 class ReserveRefused(Exception):
-    """reserve_hold() refused and undid everything: `reason` is NO_CUSTOMER, NO_EVENT,
-    LIMIT (detail: maxNumSeats) or SEATS_TAKEN (detail: the seat ids no longer open)."""
+    """A confirmation refused, with nothing written: `reason` is NO_CUSTOMER, NO_EVENT,
+    LIMIT (detail: maxNumSeats), SEATS_TAKEN (detail: the seat ids no longer open) or UNIQUE
+    (a unique violation: the hold reserved already)."""
 
     def __init__(self, reason: str, detail: str | None) -> None:
         super().__init__(reason, detail)
@@ -33,33 +35,9 @@ class ReserveRefused(Exception):
         self.detail = detail or ""
 
 
-async def reserve_hold(
-    conn: Connection,
-    reservation_id: UUID,
-    event_id: UUID,
-    customer_id: UUID,
-    hold_id: UUID,
-    seat_ids: list[UUID],
-) -> tuple[ReservationRecord, list[SeatRecord]]:
-    """Confirm a hold's seats in one statement (migration 0005): lock the customer, check
-    the limit and the seats, insert the reservation and move the seats, all or none."""
-    rows = await conn.fetch(
-        "SELECT * FROM reserve_hold_checked($1, $2, $3, $4, $5::uuid[])",
-        reservation_id,
-        event_id,
-        customer_id,
-        hold_id,
-        seat_ids,
-    )
-    if rows[0][0] is not None:
-        raise ReserveRefused(rows[0][0], rows[0][1])
-    record = ReservationRecord(reservation_id, event_id, customer_id, rows[0][2], hold_id)
-    return record, [SeatRecord(*row[3:]) for row in rows]
-
-
 @dataclass(frozen=True, slots=True)
 class ReserveItem:
-    """One confirmation for reserve_holds()."""
+    """One confirmation: the reservation to make of a hold's seats."""
 
     reservation_id: UUID
     event_id: UUID
@@ -71,12 +49,38 @@ class ReserveItem:
 Reserved = tuple[ReservationRecord, list[SeatRecord]]
 
 
+def _answer(item: ReserveItem, rows: list[Any]) -> Reserved | ReserveRefused:
+    """reserve_hold_checked()'s rows for one item (without reserve_holds()'s index column):
+    one refusal row, or the item's seats."""
+    if rows[0][0] is not None:
+        return ReserveRefused(rows[0][0], rows[0][1])
+    record = ReservationRecord(
+        item.reservation_id, item.event_id, item.customer_id, rows[0][2], item.hold_id
+    )
+    return record, [SeatRecord(*row[3:]) for row in rows]
+
+
+async def reserve_hold(conn: Connection, item: ReserveItem) -> Reserved | ReserveRefused:
+    """Confirm one hold's seats in one statement (migration 0005): lock the customer, check
+    the limit and the seats, insert the reservation and move the seats; or the refusal,
+    with nothing written. A unique violation (the hold confirmed already) raises."""
+    rows = await conn.fetch(
+        "SELECT * FROM reserve_hold_checked($1, $2, $3, $4, $5::uuid[])",
+        item.reservation_id,
+        item.event_id,
+        item.customer_id,
+        item.hold_id,
+        item.seat_ids,
+    )
+    return _answer(item, rows)
+
+
 async def reserve_holds(
     conn: Connection, items: list[ReserveItem]
 ) -> list[Reserved | ReserveRefused]:
     """Confirm several holds in one statement and one transaction (migration 0005): each as
     reserve_hold() would, in order, each refused alone with nothing written. A unique
-    violation (the hold confirmed already) refuses the whole statement."""
+    violation refuses the whole statement."""
     rows = await conn.fetch(
         "SELECT * FROM reserve_holds($1, $2, $3, $4, $5, $6)",
         [i.reservation_id for i in items],
@@ -86,29 +90,12 @@ async def reserve_holds(
         [s for i in items for s in i.seat_ids],
         [len(i.seat_ids) for i in items],
     )
-    seats: list[list[SeatRecord]] = [[] for _ in items]
-    answers: list[Reserved | ReserveRefused | None] = [None] * len(items)
-    created: list[datetime | None] = [None] * len(items)
+    per_item: list[list[Any]] = [[] for _ in items]
     for row in rows:
-        n = row[0] - 1
-        if row[1] is not None:
-            answers[n] = ReserveRefused(row[1], row[2])
-        else:
-            created[n] = row[3]
-            seats[n].append(SeatRecord(*row[4:]))
-    done: list[Reserved | ReserveRefused] = []
-    for n, item in enumerate(items):
-        answer = answers[n]
-        if answer is None:
-            at = created[n]
-            if at is None:  # (every item returns a row: its seats, or its refusal)
-                raise RuntimeError(f"reserve_holds returned nothing for item {n + 1}")
-            record = ReservationRecord(
-                item.reservation_id, item.event_id, item.customer_id, at, item.hold_id
-            )
-            answer = (record, seats[n])
-        done.append(answer)
-    return done
+        per_item[row[0] - 1].append(row[1:])
+    if not all(per_item):  # (each item returns a row: its refusal, or its seats)
+        raise RuntimeError("reserve_holds returned nothing for an item")
+    return [_answer(item, found) for item, found in zip(items, per_item, strict=True)]
 
 
 async def by_hold(conn: Connection, hold_id: UUID) -> ReservationRecord | None:

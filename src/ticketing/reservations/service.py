@@ -2,8 +2,8 @@
 
 Confirm fences the hold first (it cannot expire or be released while the reservation
 commits), then commits in PostgreSQL (together with the confirmations that arrive
-meanwhile: reservations/batches.py), whose conditional UPDATE and unique index decide, then
-clears the hold in Redis. If the process dies after the commit, the fence runs out and the
+meanwhile: reservations/batches.py), whose seat locks and unique index decide, then clears
+the hold in Redis. If the process dies after the commit, the fence runs out and the
 sweeper finds the reservation by its hold id and finishes the job; if PostgreSQL refuses a
 seat (the mirror was behind), the hold and the mirror are dropped and nothing is sold twice.
 """
