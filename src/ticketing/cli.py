@@ -11,12 +11,14 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import os
 import shutil
 import signal
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -122,6 +124,37 @@ def _run_server(settings: Settings, args: argparse.Namespace) -> None:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGUSR1)
             super().signal_handler_interrupt(*args, **kwargs)
+
+        def _stop_workers(self) -> None:
+            """Granian's own, without its race: a thread per worker already waits for it to
+            exit, and whichever reaps it first leaves the other reading a live process for a
+            moment; Granian then logs "refused to gracefully stop" and sends SIGKILL to a pid
+            that has gone (one that may by then be another process's). A worker's sentinel
+            closes when it exits, whoever reaps it, so the wait here is on that."""
+            from multiprocessing.connection import wait
+
+            workers = list(self.wrks)
+            sentinels = {getattr(getattr(w, "inner", None), "sentinel", None) for w in workers}
+            if None in sentinels:  # (not Granian's process workers: its own way)
+                super()._stop_workers()
+                return
+            for worker in workers:
+                worker.terminate()
+            deadline = time.monotonic() + self.workers_kill_timeout
+            running = {worker.inner.sentinel: worker for worker in workers}
+            while running and (left := deadline - time.monotonic()) > 0:
+                for ended in wait(list(running), left):
+                    running.pop(ended)
+            said = logging.getLogger("_granian")  # (Granian's lines, in the service's format)
+            for worker in running.values():
+                said.warning(
+                    "Killing worker-%d after it refused to gracefully stop", worker.idx + 1
+                )
+                worker.kill()
+            for worker in workers:
+                worker.join()
+                said.info("Stopped worker-%d", worker.idx + 1)
+            self.wrks.clear()
 
     from ticketing.db import migrate
 
