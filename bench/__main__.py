@@ -781,7 +781,8 @@ class Bench:
             ("open count", f"/events/{event}/open-count"),
             ("one seat", f"/seats/{seats[1]}"),
             ("availability", f"/events/{event}/availability"),
-            ("seat page (200)", f"/events/{event}/seats?limit=200"),
+            ("seat page (50, the default)", f"/events/{event}/seats"),
+            ("seat page (200, the most)", f"/events/{event}/seats?limit=200"),
         ):
             path = write_lines(self.scratch / "read.tsv", [("GET", target, "", "")])
             mine, _, rate, p99 = await self.paired(
@@ -802,7 +803,7 @@ class Bench:
         path = write_lines(self.scratch / "read.tsv", [("GET", page, "", "")])
         same = write_lines(self.scratch / "sized.tsv", [("GET", f"/sized/{size}", "", "")])
         mine, _, rate, p99 = await self.paired(
-            "r seat page (200)", rounds, ("service", server, path),
+            "r seat page (200) and a read of its size", rounds, ("service", server, path),
             (f"floor read of {size:,} bytes", floor, same),
             connections=64, seconds=min(self.seconds, 4),
         )  # fmt: skip
