@@ -272,6 +272,15 @@ async def test_a_waiting_room_entry_reads_the_same_both_ways(both: Both) -> None
     )
     fan, other = await make_customer(direct), await make_customer(direct)
     entry = (await direct.post(f"/events/{event['id']}/queue", headers=fan.headers)).json()
+    plain_event = await make_event(direct)
+    for path in (
+        f"/events/{event['id']}/queue",  # (joined already: 200, the same entry)
+        f"/events/{plain_event['id']}/queue",  # (no waiting room)
+        f"/events/{uuid.uuid4()}/queue",
+        f"/events/{event['id']}/queue?x=%00",
+    ):
+        for headers in ({}, fan.headers, ADMIN, bearer("not-a-token")):
+            await _each(both, lambda c, p=path, h=headers: c.post(p, headers=h))
     for path in (f"/queue/{entry['id']}", f"/queue/{uuid.uuid4()}", f"/queue/{entry['id']}?x=%00"):
         for headers in ({}, fan.headers, other.headers, ADMIN, bearer("not-a-token")):
             await _each(both, lambda c, p=path, h=headers: c.get(p, headers=h))
@@ -339,6 +348,7 @@ def test_the_hot_routes_are_the_ones_served_directly(settings: Settings) -> None
         ("GET", "/seats/{seat_id:uuid}"),
         ("GET", "/events/{event_id:uuid}/seats"),
         ("GET", "/queue/{entry_id:uuid}"),
+        ("POST", "/events/{event_id:uuid}/queue"),
     }
 
 

@@ -286,3 +286,23 @@ async def test_admission_across_two_servers_is_one_admitter_and_one_count(
     assert (await http_too.post(path, json={"quantity": 1}, headers=admitted[0])).status_code == 201
     refused = await http.post(path, json={"quantity": 1}, headers=waiting[0])
     assert refused.json()["code"] == "NOT_ADMITTED"
+
+
+async def test_joining_follows_the_organisers_changes_and_a_redis_that_lost_the_room(
+    client: Client,
+) -> None:
+    from ticketing.holds.engine import event_keys
+
+    event = await make_event(client, numSeats=10, waitingRoom=_room())
+    path = f"/events/{event['id']}/queue"
+    first, second, third = [await make_customer(client) for _ in range(3)]
+    assert (await client.post(path, headers=first.headers)).status_code == 201
+    # Redis lost the room's settings (not the event's mirror): they are read again.
+    redis = client.app.state.redis
+    qmeta = event_keys(UUID(event["id"])).qmeta
+    client.blocking_portal.call(redis.call, lambda c: c.delete([qmeta]))
+    assert (await client.post(path, headers=second.headers)).status_code == 201
+    # Turned off by the organiser: told at once, whatever Redis still has of the room.
+    off = await client.patch(f"/events/{event['id']}", json={"waitingRoom": None}, headers=ADMIN)
+    assert off.status_code == 200, off.text
+    problem(await client.post(path, headers=third.headers), 409, "NO_QUEUE")

@@ -255,3 +255,30 @@ async def test_hold_attempts_need_no_postgres(
         problem(refused, 409, "SEATS_UNAVAILABLE")
     finally:
         postgres.start()
+
+
+async def test_joining_a_waiting_room_needs_no_postgres(
+    faulty: AsyncTestClient[Any], own_servers: tuple[EmbeddedPostgres, EmbeddedValkey]
+) -> None:
+    """A crowd joining at the start is one Redis call each: whether the event has a room and
+    when its sales end are the event's mirror's, the room's settings are in Redis."""
+    postgres, _ = own_servers
+    room = {"enabled": True, "admitPerMinute": 60, "opensBeforeSeconds": 3600}
+    body = event_body(numSeats=10, waitingRoom=room)
+    event = (await faulty.post("/events", json=body, headers=ADMIN)).json()
+    path = f"/events/{event['id']}/queue"
+    _, first = await _sign_up(faulty)
+    _, second = await _sign_up(faulty)
+    warm = await faulty.post(path, headers=first)
+    assert warm.status_code == 201, warm.text  # (the mirror and the settings: from PostgreSQL)
+    postgres.stop()
+    try:
+        joined = await faulty.post(path, headers=second)
+        assert joined.status_code == 201, joined.text
+        assert joined.headers["location"] == f"/queue/{joined.json()['id']}"
+        again = await faulty.post(path, headers=first)
+        assert (again.status_code, again.json()["id"]) == (200, warm.json()["id"])
+        read = await faulty.get(f"/queue/{joined.json()['id']}", headers=second)
+        assert read.status_code == 200, read.text
+    finally:
+        postgres.start()

@@ -73,6 +73,7 @@ from ticketing.holds.models import (
     LiveHold,
     MirrorSnapshot,
     NoneAvailable,
+    NoQueue,
     NotAdmitted,
     NotOwner,
     PlacedHold,
@@ -103,7 +104,8 @@ EXPIRED_BATCH = 500  # expired holds a sweep hands on at most, per event
 # How long a hold's index entries live: past its longest life (three hold times of at most
 # an hour each) and a confirmation's fence.
 INDEX_TTL_SECONDS = 3 * 3600 + 120
-QUEUE_ENTRY_TTL = ExpirySet(ExpiryType.SEC, 7 * 86_400)  # an entry id's event, for polls
+QUEUE_ENTRY_SECONDS = 7 * 86_400  # an entry id's event, for polls
+QUEUE_ENTRY_TTL = ExpirySet(ExpiryType.SEC, QUEUE_ENTRY_SECONDS)
 
 # A build of a mirror takes the event's build lock for at most this long; the others wait
 # that long for the mirror, looking every BUILD_POLL_SECONDS, then try the lock themselves.
@@ -224,16 +226,30 @@ class HoldEngine:
     async def queue_join(
         self, event_id: UUID, entry_id: UUID, customer_id: UUID, draw: int
     ) -> tuple[bool, QueueEntry]:
-        """Join: (joined now, the entry); QueueClosed when it is off or not open yet."""
-        reply = await self._run("queue_join", event_id, str(entry_id), str(customer_id), str(draw))
+        """Join: (joined now, the entry), in one Redis call on one Redis once the event's
+        mirror is built. Raises NoQueue (the event has no waiting room), SalesClosed (ended), or
+        QueueClosed: not open yet (`opens`), or its settings are not in Redis (None)."""
+        indexed = self.indexes_holds
+        reply = await self._with_mirror(
+            event_id, "queue_join", str(entry_id), str(customer_id), str(draw),
+            str(QUEUE_ENTRY_SECONDS if indexed else 0),
+            extra_keys=[queue_entry_key(entry_id)] if indexed else [],
+        )  # fmt: skip
         if reply[0] == "OFF":
+            raise NoQueue()
+        if reply[0] == "CLOSED":
+            raise SalesClosed(None, int(reply[1]))
+        if reply[0] == "UNSET":
             raise QueueClosed(None)
         if reply[0] == "NOT_OPEN":
             raise QueueClosed(int(reply[1]))
         entry = _entry(str(customer_id), reply[1:])
-        await self._redis.call(
-            lambda c: c.set(queue_entry_key(entry.entry_id), str(event_id), expiry=QUEUE_ENTRY_TTL)
-        )
+        if not indexed or reply[0] != "OK":  # (else the script wrote the index)
+            await self._redis.call(
+                lambda c: c.set(
+                    queue_entry_key(entry.entry_id), str(event_id), expiry=QUEUE_ENTRY_TTL
+                )
+            )
         return reply[0] == "OK", entry
 
     async def queue_event(self, entry_id: UUID) -> UUID | None:

@@ -224,8 +224,12 @@ class NotAdmitted(HoldRefused):
     """The event's waiting room has not admitted this customer (or its admission ran out)."""
 
 
+class NoQueue(Exception):
+    """The event has no waiting room."""
+
+
 class QueueClosed(Exception):
-    """The event has no waiting room on (opens None), or it opens at `opens` (ms)."""
+    """The waiting room opens at `opens` (ms), or (None) its settings are not in Redis."""
 
     def __init__(self, opens: int | None) -> None:
         super().__init__(opens)

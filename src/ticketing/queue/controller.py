@@ -25,11 +25,20 @@ async def direct_get_queue_entry(
     return json_answer(await queue.get(entry_id, caller))
 
 
+async def direct_join_queue(
+    request: Request[Any, Any, Any], event_id: UUID, caller: Caller
+) -> Answer:
+    """`POST /events/{id}/queue` served directly (ticketing.web.direct): a crowd joins at once."""
+    queue: QueueService = request.app.state.queue
+    entry, made = await queue.join(event_id, caller)
+    return json_answer(entry, 201 if made else 200, {"location": f"/queue/{entry.id}"})
+
+
 class EventQueueController(Controller):
     path = "/events/{event_id:uuid}/queue"
     tags = ["waiting room"]
 
-    @post("/", guards=[customer_only], status_code=201)
+    @post("/", guards=[customer_only], status_code=201, opt=direct(direct_join_queue))
     async def join_queue(
         self,
         event_id: FromPath[UUID],

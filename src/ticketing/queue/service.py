@@ -77,25 +77,41 @@ class QueueService:
     async def join(self, event_id: UUID, caller: Caller) -> tuple[QueueEntry, bool]:
         """The caller's entry, and whether it joined now (one entry per customer and event)."""
         customer_id = caller.require_customer()
-        room = await self._room(event_id)
-        if not room.enabled:
-            raise Conflict("This event has no waiting room: hold seats directly", code="NO_QUEUE")
-        if room.sales_end_at <= datetime.now(UTC):
-            raise Conflict("Sales for this event have closed", code="SALES_CLOSED")
+        # One Redis call: whether the event has a room and when its sales end are its
+        # mirror's (built from PostgreSQL, and again after every change of the event); the
+        # room's own settings are read from PostgreSQL only when Redis has lost them.
         # (A worker that has never seen the entry finds its event among the open rooms it
         # knows, with no Redis call.)
         entry_id = scoped_id(event_id)
-        for attempt in range(2):
+        room: Room | None = None
+        while True:
             try:
                 made, entry = await self._holds.queue_join(
                     event_id, entry_id, customer_id, secrets.randbits(52)
                 )
                 break
+            except m.EventUnknown:
+                raise NotFound.of("event", event_id) from None
+            except m.NoQueue:
+                raise Conflict(
+                    "This event has no waiting room: hold seats directly", code="NO_QUEUE"
+                ) from None
+            except m.SalesClosed:
+                raise Conflict("Sales for this event have closed", code="SALES_CLOSED") from None
             except m.QueueClosed as closed:
-                if closed.opens is None and attempt == 0:
-                    await self.configure(room)  # (Redis had lost the room's settings)
+                if closed.opens is None and room is None:  # (Redis lost the room's settings)
+                    room = await self._room(event_id)
+                    if not room.enabled:  # (turned off just now)
+                        raise Conflict(
+                            "This event has no waiting room: hold seats directly", code="NO_QUEUE"
+                        ) from None
+                    if room.sales_end_at <= datetime.now(UTC):
+                        raise Conflict(
+                            "Sales for this event have closed", code="SALES_CLOSED"
+                        ) from None
+                    await self.configure(room)
                     continue
-                opens = iso(instant(closed.opens or _ms(room.sales_start_at)))
+                opens = iso(instant(closed.opens or _ms(room.sales_start_at if room else None)))
                 raise Conflict(
                     f"The waiting room opens at {opens}", code="QUEUE_NOT_OPEN", opensAt=opens
                 ) from None
