@@ -2,8 +2,9 @@
 
 Holding seats (`POST /events/{eventId}/holds`, and the seed's one-seat `PATCH
 /events/{eventId}/seats/{seatId}`), confirming a hold (`POST /holds/{holdId}/reservation`)
-and the reads every fan repeats (the open count, availability, one seat) are most of an
-onsale's traffic. For each request Litestar
+the reads every fan repeats (the open count, availability, one seat) and the waiting
+room's join and polls (`POST /events/{eventId}/queue`, `GET /queue/{entryId}`) are most of
+an onsale's traffic. For each request Litestar
 routes through its trie, builds the handler's keyword arguments (path parameter, the
 `caller` dependency, the DTO-decoded body) from a signature model, and turns the returned
 `Response` into ASGI messages. On the hold burst that machinery was measured as the larger
