@@ -297,6 +297,19 @@ async def test_joining_follows_the_organisers_changes_and_a_redis_that_lost_the_
     path = f"/events/{event['id']}/queue"
     first, second, third = [await make_customer(client) for _ in range(3)]
     assert (await client.post(path, headers=first.headers)).status_code == 201
+    # Sales closed by the organiser: the next join is told when, a re-join too.
+    ended = _at(-60)
+    closed = await client.patch(f"/events/{event['id']}", json={"salesEndAt": ended}, headers=ADMIN)
+    assert closed.status_code == 200, closed.text
+    for fan in (third, first):
+        refused = problem(await client.post(path, headers=fan.headers), 409, "SALES_CLOSED")
+        assert datetime.fromisoformat(refused["salesEndAt"]) == datetime.fromisoformat(
+            closed.json()["salesEndAt"]
+        )
+    reopened = await client.patch(
+        f"/events/{event['id']}", json={"salesEndAt": None}, headers=ADMIN
+    )
+    assert reopened.status_code == 200, reopened.text
     # Redis lost the room's settings (not the event's mirror): they are read again.
     redis = client.app.state.redis
     qmeta = event_keys(UUID(event["id"])).qmeta

@@ -46,6 +46,18 @@ def _ms(moment: datetime | None) -> int:
     return 0 if moment is None else int(moment.timestamp() * 1000)
 
 
+def _no_queue() -> Conflict:
+    return Conflict("This event has no waiting room: hold seats directly", code="NO_QUEUE")
+
+
+def _sales_closed(closed_at: datetime) -> Conflict:
+    return Conflict(
+        f"Sales for this event closed at {iso(closed_at)}",
+        code="SALES_CLOSED",
+        salesEndAt=iso(closed_at),
+    )
+
+
 class QueueService:
     def __init__(self, db: Database, holds: HoldService) -> None:
         self._db = db
@@ -93,22 +105,16 @@ class QueueService:
             except m.EventUnknown:
                 raise NotFound.of("event", event_id) from None
             except m.NoQueue:
-                raise Conflict(
-                    "This event has no waiting room: hold seats directly", code="NO_QUEUE"
-                ) from None
-            except m.SalesClosed:
-                raise Conflict("Sales for this event have closed", code="SALES_CLOSED") from None
+                raise _no_queue() from None
+            except m.SalesClosed as ended:
+                raise _sales_closed(instant(ended.closes_ms)) from None
             except m.QueueClosed as closed:
                 if closed.opens is None and room is None:  # (Redis lost the room's settings)
                     room = await self._room(event_id)
                     if not room.enabled:  # (turned off just now)
-                        raise Conflict(
-                            "This event has no waiting room: hold seats directly", code="NO_QUEUE"
-                        ) from None
+                        raise _no_queue() from None
                     if room.sales_end_at <= datetime.now(UTC):
-                        raise Conflict(
-                            "Sales for this event have closed", code="SALES_CLOSED"
-                        ) from None
+                        raise _sales_closed(room.sales_end_at) from None
                     await self.configure(room)
                     continue
                 opens = iso(instant(closed.opens or _ms(room.sales_start_at if room else None)))

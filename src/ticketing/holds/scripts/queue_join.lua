@@ -7,8 +7,8 @@
 -- and the room's rate are the room's settings (queue_config.lua).
 -- Returns {'OK' | 'AGAIN', id, state, place, ahead, until, joined, rate, room} (AGAIN: this
 -- customer had joined; its entry as it is; room as queue_entry.lua) | {'NO_MIRROR'} |
--- {'OFF'} (no waiting room) | {'CLOSED', sales until} (sales have ended) | {'UNSET'} (the room's settings
--- are not in Redis) | {'NOT_OPEN', opens}
+-- {'OFF'} (no waiting room) | {'CLOSED', sales until} (sales have ended) | {'UNSET'} (the
+-- room's settings are not in Redis) | {'NOT_OPEN', opens}
 if not mirrored() then return {'NO_MIRROR'} end
 local now = now_ms()
 local header = redis.call('HMGET', K.meta, 'wr', 'sales_until')
