@@ -29,7 +29,7 @@ async def mirror_snapshot(conn: Connection, event_id: UUID) -> MirrorSnapshot | 
     rows = await conn.fetch(
         "SELECT id, coalesce(section, ''), coalesce(row, ''), coalesce(seat_number::text, ''),"
         " status, customer_id, price::text, version::text"
-        " FROM seats WHERE event_id = $1 ORDER BY price, position",
+        " FROM seats WHERE event_id = $1 ORDER BY seats.price, seats.position",
         event_id,
     )
     reserved: list[str] = []

@@ -133,6 +133,27 @@ async def test_best_available_is_cheapest_then_front_and_adjacent(
         await engine.hold_best(event_id, uuid4(), uuid4(), 4, "FRONT", adjacent=True)
 
 
+async def test_best_available_compares_prices_as_numbers(client: Any, engine: HoldEngine) -> None:
+    # As text, "100.00" sorts before "9.50": the cheapest seat must still come first, and
+    # seats of one price front to back (position 10 after position 9).
+    seating = {
+        "sections": [
+            {"name": "BOX", "price": 100, "rows": [{"name": "A", "seats": 2}]},
+            {"name": "STALLS", "price": 9.5, "rows": [{"name": "A", "seats": 11}]},
+        ]
+    }
+    event = await make_event(client, numSeats=13, seating=seating)
+    event_id = UUID(event["id"])
+    seats = {(s["section"], s["seatNumber"]): s["id"] for s in await seats_of(client, event["id"])}
+    taken = [
+        await engine.hold_best(event_id, uuid4(), uuid4(), 1, None, adjacent=True)
+        for _ in range(11)
+    ]
+    assert [t.seat_ids for t in taken] == [[seats[("STALLS", n)]] for n in range(1, 12)]
+    last = await engine.hold_best(event_id, uuid4(), uuid4(), 1, None, adjacent=True)
+    assert last.seat_ids == [seats[("BOX", 1)]]
+
+
 async def test_expired_hold_is_never_reported_and_frees_its_seats(
     client: Any, engine: HoldEngine, redis: Redis
 ) -> None:
