@@ -783,6 +783,8 @@ class Bench:
             ("availability", f"/events/{event}/availability"),
             ("seat page (50, the default)", f"/events/{event}/seats"),
             ("seat page (200, the most)", f"/events/{event}/seats?limit=200"),
+            ("open seats (50, ?status=OPEN)", f"/events/{event}/seats?status=OPEN"),
+            ("held seats (50, ?status=ON_HOLD)", f"/events/{event}/seats?status=ON_HOLD"),
         ):
             path = write_lines(self.scratch / "read.tsv", [("GET", target, "", "")])
             mine, _, rate, p99 = await self.paired(

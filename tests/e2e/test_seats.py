@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import ADMIN, make_customer, make_event, problem, reserve_directly, seats_of
+from ticketing.seats.service import PAGE_SECONDS
 
 Client = AsyncTestClient[Any]
 
@@ -49,6 +51,120 @@ async def test_status_filter_and_customer_visibility(client: Client, pg: Any) ->
     assert as_other["customerId"] is None
     as_admin = (await client.get(f"/seats/{seat['id']}", headers=ADMIN)).json()
     assert as_admin["customerId"] == owner.id
+
+
+async def _filtered(
+    client: Client, event_id: str, status: str, section: str | None, limit: int
+) -> list[str]:
+    query: dict[str, Any] = {"status": status, "limit": limit}
+    if section is not None:
+        query["section"] = section
+    found: list[str] = []
+    while True:
+        page = await client.get(f"/events/{event_id}/seats", params=query)
+        assert page.status_code == 200, page.text
+        body = page.json()
+        assert all(s["status"] == status for s in body["items"])
+        assert len(body["items"]) <= limit
+        found += [s["id"] for s in body["items"]]
+        if body["nextCursor"] is None:
+            return found
+        query["cursor"] = body["nextCursor"]
+
+
+async def _pages_agree(client: Client, event_id: str) -> dict[str, list[str]]:
+    """Every page of open and of held seats, of the event and of each section, in small
+    pages and in one, is what the unfiltered list says of each seat, in its order."""
+    every = await seats_of(client, event_id)
+    by_status: dict[str, list[str]] = {}
+    for status in ("OPEN", "ON_HOLD"):
+        for section in (None, "LEFT", "RIGHT", "NOWHERE", "LEFT\t0"):
+            expected = [
+                s["id"] for s in every if s["status"] == status and section in (None, s["section"])
+            ]
+            for limit in (2, 200):
+                assert await _filtered(client, event_id, status, section, limit) == expected
+        by_status[status] = [s["id"] for s in every if s["status"] == status]
+    return by_status
+
+
+async def test_pages_of_open_and_held_seats_follow_holds_sales_and_rebuilds(
+    client: Client, pg: Any
+) -> None:
+    seating = {
+        "sections": [
+            {"name": "LEFT", "price": 20, "rows": [{"name": "A", "seats": 5}]},
+            {"name": "RIGHT", "price": 30, "rows": [{"name": "A", "seats": 5}]},
+        ]
+    }
+    event = await make_event(client, numSeats=10, seating=seating)
+    added = await client.post(  # LEFT again after RIGHT, in the organiser's order
+        f"/events/{event['id']}/seats", json={"count": 5, "section": "LEFT"}, headers=ADMIN
+    )
+    assert added.status_code == 201, added.text
+    seats = [s["id"] for s in await seats_of(client, event["id"])]
+    fan, other = await make_customer(client), await make_customer(client)
+
+    async def hold(who: Any, ids: list[str]) -> str:
+        response = await client.post(
+            f"/events/{event['id']}/holds", json={"seatIds": ids}, headers=who.headers
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    first = await hold(fan, [seats[1], seats[2]])
+    second = await hold(other, [seats[6], seats[11]])
+    pages = await _pages_agree(client, event["id"])
+    assert pages["ON_HOLD"] == [seats[1], seats[2], seats[6], seats[11]]
+    # A sale, a release, a new hold, a cancellation, and a sale behind the service's back
+    # (which drops the mirror: it is rebuilt under the holds there are).
+    bought = await client.post(f"/holds/{second}/reservation", headers=other.headers)
+    assert bought.status_code == 201, bought.text
+    assert (await client.delete(f"/holds/{first}", headers=fan.headers)).status_code == 204
+    await hold(fan, [seats[14], seats[0]])
+    pages = await _pages_agree(client, event["id"])
+    assert pages["ON_HOLD"] == [seats[0], seats[14]]
+    assert seats[6] not in pages["OPEN"]
+    assert seats[1] in pages["OPEN"]
+    cancelled = await client.delete(f"/reservations/{bought.json()['id']}", headers=ADMIN)
+    assert cancelled.status_code == 204
+    await reserve_directly(pg, other.id, [seats[8]])
+    await asyncio.sleep(PAGE_SECONDS + 0.1)  # pages read before that change are let go
+    pages = await _pages_agree(client, event["id"])
+    assert seats[6] in pages["OPEN"]
+    assert seats[8] not in pages["OPEN"]
+    assert pages["ON_HOLD"] == [seats[0], seats[14]]
+
+
+async def test_a_page_of_open_or_held_seats_never_reads_the_events_holds(
+    client: Client,
+) -> None:
+    event = await make_event(client, numSeats=30)
+    fan = await make_customer(client)
+    held = await client.post(
+        f"/events/{event['id']}/holds", json={"quantity": 4}, headers=fan.headers
+    )
+    assert held.status_code == 201
+    engine = client.app.state.holds.engine
+    ran: list[str] = []
+    run = engine._run
+
+    async def counted(name: str, event_id: Any, *args: Any, **kw: Any) -> Any:
+        if str(event_id) == event["id"]:
+            ran.append(name)
+        return await run(name, event_id, *args, **kw)
+
+    engine._run = counted
+    try:
+        for status in ("ON_HOLD", "OPEN"):
+            page = await client.get(f"/events/{event['id']}/seats", params={"status": status})
+            assert page.status_code == 200
+    finally:
+        engine._run = run
+    # One range read a page; never `overlay`, which reads the event's every hold. (The
+    # sweeper and the mirror's builder may run other scripts on the event meanwhile.)
+    assert ran.count("seatpage") == 2
+    assert "overlay" not in ran
 
 
 async def test_unknown_status_filter_is_400(client: Client) -> None:

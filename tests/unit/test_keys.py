@@ -17,7 +17,17 @@ def test_event_keys_are_the_events_hash_tag_and_their_names_in_order() -> None:
     named = keys.EventKeys.of(event)
     assert named.ordered() == [f"{{ev:{event}}}:{name}" for name in keys.NAMES]
     assert named.meta == f"{{ev:{event}}}:meta"
-    assert keys.MIRROR == ("meta", "seats", "rank", "reserved", "rescount", "free", "nofit")
+    assert keys.MIRROR == (
+        "meta",
+        "seats",
+        "rank",
+        "reserved",
+        "rescount",
+        "free",
+        "nofit",
+        "openat",
+        "heldat",
+    )
     assert keys.channel(event) == f"{{ev:{event}}}:changes"
 
 

@@ -15,11 +15,11 @@ EVENT = uuid.UUID("11111111-1111-4111-8111-111111111111")
 
 def _status(sequence: int = 5, epoch: str = "100") -> EventStatus:
     seats = {
-        "s-b2": "Stalls\tB\t2\t50.00\t1",
-        "s-a10": "Stalls\tA\t10\t50.00\t1",
-        "s-a2": "Stalls\tA\t2\t50.00\t1",
-        "s-aa1": "Stalls\tAA\t1\t50.00\t1",
-        "c-a1": "Circle\tA\t1\t30.00\t1",
+        "s-b2": "Stalls\tB\t2\t50.00\t1\t1",
+        "s-a10": "Stalls\tA\t10\t50.00\t1\t2",
+        "s-a2": "Stalls\tA\t2\t50.00\t1\t3",
+        "s-aa1": "Stalls\tAA\t1\t50.00\t1\t4",
+        "c-a1": "Circle\tA\t1\t30.00\t1\t5",
     }
     return EventStatus(epoch, sequence, False, seats, ["c-a1"], {"s-b2": now_ms() + 60_000})
 

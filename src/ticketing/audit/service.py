@@ -27,7 +27,7 @@ from ticketing.audit.repository import EventInventory
 from ticketing.audit.schemas import AuditProblem, InventoryAudit
 from ticketing.db.database import Database
 from ticketing.errors import AppError, NotFound
-from ticketing.holds.models import Inventory
+from ticketing.holds.models import Inventory, MirrorSeat
 from ticketing.holds.service import HoldService
 from ticketing.observe import metrics
 
@@ -54,6 +54,7 @@ CODES = (
     "MIRROR_STALE",  # the mirror's seats, prices or versions are not PostgreSQL's
     "COUNTS_MISMATCH",  # numSeats is not the number of the event's seats
     "FREE_INDEX_WRONG",  # best available's free index is not the open, unheld seats
+    "POSITION_INDEX_WRONG",  # the open or held seats' position index is not those seats
 )
 
 
@@ -86,6 +87,16 @@ class _Found:
                 customer_id=_uuid(customer),
             )
         )
+
+
+def _places(redis: Inventory, seat_ids: set[str]) -> set[str]:
+    """The members `seat_ids` should have in a position index (keys.py, `openat`)."""
+    members = set()
+    for seat_id in seat_ids:
+        seat = MirrorSeat.unpack(redis.mirror_seats[seat_id])
+        at = f"{seat.position:010d}\t{seat_id}"
+        members |= {f"p\t{at}", f"s{seat.section}\t{at}"}
+    return members
 
 
 def _key(problem: AuditProblem) -> tuple[object, ...]:
@@ -208,7 +219,7 @@ def compare(
             if packed is None:
                 found.add("MIRROR_STALE", "a seat of the event is not in the mirror", seat=seat_id)
                 continue
-            *_, price, version = packed.split("\t")
+            _, _, _, price, version, _ = MirrorSeat.unpack(packed)
             # A sale moves a seat's version and the mirror only marks it reserved (a hold
             # never shows a reserved seat, and a cancellation rebuilds the mirror): the
             # version is compared only while the seat is open.
@@ -230,6 +241,21 @@ def compare(
             )
         for seat_id in should_be_free - redis.free:
             found.add("FREE_INDEX_WRONG", "open, but never offered by best available", seat=seat_id)
+        # Pages of open and of held seats read the position indexes: each must have the
+        # seats of its kind, each at its place and in its section.
+        held = redis.held.keys() & redis.mirror_seats.keys()
+        for kind, members, ought in (
+            ("open", redis.open_at, _places(redis, should_be_free)),
+            ("held", redis.held_at, _places(redis, held)),
+        ):
+            for member in members ^ ought:
+                found.add(
+                    "POSITION_INDEX_WRONG",
+                    f"the index of {kind} seats has {member!r}"
+                    if member in members
+                    else f"the index of {kind} seats lacks {member!r}",
+                    seat=member.rpartition("\t")[2],
+                )
     if pg.num_seats != len(seats):
         found.add(
             "COUNTS_MISMATCH", f"numSeats is {pg.num_seats}; the event has {len(seats)} seats"

@@ -71,11 +71,13 @@ from ticketing.holds.models import (
     Inventory,
     LimitExceeded,
     LiveHold,
+    MirrorSeat,
     MirrorSnapshot,
     NoneAvailable,
     NoQueue,
     NotAdmitted,
     NotOwner,
+    PagedSeat,
     PlacedHold,
     QueueClosed,
     QueueCounts,
@@ -135,9 +137,14 @@ def _load_scripts() -> dict[str, Script]:
 
 
 def _details(seat_id: str, packed: str) -> SeatDetails:
-    section, row, number, price, version = packed.split("\t")
+    seat = MirrorSeat.unpack(packed)
     return SeatDetails(
-        seat_id, section or None, row or None, int(number) if number else None, price, int(version)
+        seat_id,
+        seat.section or None,
+        seat.row or None,
+        int(seat.number) if seat.number else None,
+        seat.price,
+        int(seat.version),
     )
 
 
@@ -653,6 +660,8 @@ class HoldEngine:
             held_by_customer=by_customer,
             mirror_seats=pairs(take(2)),
             free={member.partition("\t")[0] for member in take(1)},
+            open_at=set(take(1)),
+            held_at=set(take(1)),
         )
 
     async def live_holds(
@@ -669,6 +678,31 @@ class HoldEngine:
         return [
             LiveHold(flat[i], flat[i + 1], flat[i + 2], int(flat[i + 3]))
             for i in range(0, len(flat) - 3, 4)
+        ]
+
+    async def seat_page(
+        self, event_id: UUID, *, held: bool, section: str | None, after: int | None, count: int
+    ) -> list[PagedSeat]:
+        """At most `count` of the event's open seats, or of its held ones, after position
+        `after` in the organiser's order, of one section or of all: one range read of the
+        mirror's position indexes (seatpage.lua), whatever the event's seats and holds."""
+        reply = await self._with_mirror(
+            event_id,
+            "seatpage",
+            "held" if held else "open",
+            "p" if section is None else f"s{section}",
+            "" if after is None else str(after),
+            str(count),
+        )
+        if not held:
+            return [PagedSeat(reply[i], int(reply[i + 1]), None) for i in range(1, len(reply), 2)]
+        return [
+            PagedSeat(
+                reply[i],
+                int(reply[i + 1]),
+                LiveHold(reply[i], reply[i + 2], reply[i + 3], int(reply[i + 4])),
+            )
+            for i in range(1, len(reply), 5)
         ]
 
     async def sweep(self, event_id: UUID, idle_ms: int = 0) -> Swept:

@@ -53,13 +53,13 @@ def customer_holds_key(customer_id: UUID | str) -> str:
 class EventKeys:
     """Every key of one event, in the order the scripts receive them as KEYS.
 
-    The first seven are the mirror of PostgreSQL (rebuilt whenever missing); the rest are
+    The first nine are the mirror of PostgreSQL (rebuilt whenever missing); the rest are
     the holds and the change counter, which live only in Redis. Types and contents are in
     docs/design/holds.md ("Key layout").
     """
 
     meta: str  # HASH max, hold (seconds), ga (0/1), registered (0/1): the mirror's header
-    seats: str  # HASH seat id -> "section\trow\tnumber\tprice\tversion"
+    seats: str  # HASH seat id -> "section\trow\tnumber\tprice\tversion\tposition"
     # HASH seat id -> its best-available rank: 0 is the best seat (cheapest first, then
     # front to back). (Not `order`: that name was a LIST, which a Redis kept across an
     # upgrade may still hold.)
@@ -73,6 +73,12 @@ class EventKeys:
     # holds only shorten runs, so asking for that many or more is refused at once, until a
     # seat comes back (which clears it)
     nofit: str
+    # ZSETs of the seats open now (the members of K.free) and of the seats held now, in the
+    # organiser's order: every score is 0 and each seat has two members, "p\t<position>\t<id>"
+    # and "s<section>\t<position>\t<id>" (the position as ten digits), so that a page of
+    # open or of held seats, of the event or of one section, is one range read (seatpage.lua)
+    openat: str
+    heldat: str
     held: str  # HASH seat id -> hold id
     expiry: str  # ZSET hold id -> expiry (or fence deadline), ms since the epoch
     custheld: str  # HASH customer id -> seats held in this event
@@ -114,7 +120,7 @@ class EventKeys:
 
 
 NAMES = tuple(f.name for f in fields(EventKeys))
-MIRROR = NAMES[:7]
+MIRROR = NAMES[:9]
 
 
 def script_keys(event_id: UUID | str) -> list[str]:

@@ -7,7 +7,25 @@ how they are kept in Redis is the engine's business alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from uuid import UUID
+
+
+class MirrorSeat(NamedTuple):
+    """A seat as the mirror packs it (K.seats): empty strings for general admission's nulls."""
+
+    section: str
+    row: str
+    number: str
+    price: str
+    version: str
+    position: int
+
+    @classmethod
+    def unpack(cls, packed: str) -> MirrorSeat:
+        """From "section\trow\tnumber\tprice\tversion\tposition"."""
+        section, row, number, price, version, position = packed.split("\t")
+        return cls(section, row, number, price, version, int(position))
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,9 +35,9 @@ class MirrorSnapshot:
     max_num_seats: int
     seat_hold_time: int
     general_admission: bool
-    # (id, section, row, number, price, version) in best-available order: cheapest first,
-    # then front to back. Empty strings stand for the nulls of general admission.
-    seats: list[tuple[str, str, str, str, str, str]]
+    # (id, section, row, number, price, version, position) in best-available order: cheapest
+    # first, then front to back. Empty strings stand for the nulls of general admission.
+    seats: list[tuple[str, str, str, str, str, str, str]]
     reserved: list[str]
     reserved_by_customer: dict[str, int]
     starts_ms: int = 1 << 62  # when the event takes place (ms since the epoch)
@@ -125,6 +143,16 @@ class LiveHold:
 
 
 @dataclass(frozen=True, slots=True)
+class PagedSeat:
+    """A seat of a page of open or of held seats: its place in the organiser's order, and
+    its hold on a page of held seats."""
+
+    seat_id: str
+    position: int
+    hold: LiveHold | None
+
+
+@dataclass(frozen=True, slots=True)
 class HoldRecord:
     """A hold as Redis keeps it."""
 
@@ -146,8 +174,10 @@ class Inventory:
     held: dict[str, str]  # seat id -> hold id
     holds: dict[str, HoldRecord]
     held_by_customer: dict[str, int]
-    mirror_seats: dict[str, str]  # seat id -> "section\trow\tnumber\tprice\tversion"
+    mirror_seats: dict[str, str]  # seat id -> packed as `MirrorSeat` unpacks
     free: set[str] = field(default_factory=set)  # seat ids in the free index (best available)
+    open_at: set[str] = field(default_factory=set)  # members of the open seats' position index
+    held_at: set[str] = field(default_factory=set)  # members of the held seats' one
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ async def mirror_snapshot(conn: Connection, event_id: UUID) -> MirrorSnapshot | 
         return None
     rows = await conn.fetch(
         "SELECT id, coalesce(section, ''), coalesce(row, ''), coalesce(seat_number::text, ''),"
-        " status, customer_id, price::text, version::text"
+        " status, customer_id, price::text, version::text, position"
         " FROM seats WHERE event_id = $1 ORDER BY seats.price, seats.position",
         event_id,
     )
@@ -43,7 +43,7 @@ async def mirror_snapshot(conn: Connection, event_id: UUID) -> MirrorSnapshot | 
         max_num_seats=event[0],
         seat_hold_time=event[1],
         general_admission=not event[2],
-        seats=[(str(r[0]), r[1], r[2], r[3], r[6], r[7]) for r in rows],
+        seats=[(str(r[0]), r[1], r[2], r[3], r[6], r[7], str(r[8])) for r in rows],
         reserved=reserved,
         reserved_by_customer=by_customer,
         starts_ms=event[3],

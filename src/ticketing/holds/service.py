@@ -48,7 +48,7 @@ from ticketing.holds import models as m
 from ticketing.holds import repository as holds_repo
 from ticketing.holds.engine import INDEX_TTL_SECONDS, HoldEngine
 from ticketing.holds.lifecycle import Cause, HoldEvent, HoldEvents, Kind
-from ticketing.holds.models import EventStatus, FencedHold, LiveHold, SeatDetails
+from ticketing.holds.models import EventStatus, FencedHold, LiveHold, PagedSeat, SeatDetails
 from ticketing.holds.schemas import Hold, HoldCreate, HoldList
 from ticketing.ids import EventsByPrefix, scoped_id
 from ticketing.observe import metrics
@@ -614,6 +614,19 @@ class HoldService:
         """The event's live holds by seat id, on every seat (a cost of the event's holds) or
         on `seat_ids` only (a cost of those); an expired hold is never among them."""
         return {h.seat_id: h for h in await self.engine.live_holds(event_id, seat_ids)}
+
+    async def seat_page(
+        self, event_id: UUID, *, held: bool, section: str | None, after: int | None, count: int
+    ) -> list[PagedSeat]:
+        """At most `count` open seats of the event, or held ones (with their live holds),
+        after position `after` in the organiser's order: a cost of the page, not of the
+        event's seats or holds. Expired holds are released first."""
+        try:
+            return await self.engine.seat_page(
+                event_id, held=held, section=section, after=after, count=count
+            )
+        except m.EventUnknown:
+            raise NotFound.of("event", event_id) from None
 
     async def seat_order(self, event_id: UUID) -> list[str]:
         """The event's seats as its organiser laid them out (for the map and the stream)."""

@@ -21,7 +21,7 @@ from uuid import UUID
 
 import msgspec
 
-from ticketing.holds.models import EventStatus
+from ticketing.holds.models import EventStatus, MirrorSeat
 from ticketing.seatview.view import money
 from ticketing.validation import instant
 
@@ -155,8 +155,10 @@ class EventView:
         self.general_admission = status.general_admission
         self.places: dict[str, Place] = {}
         for seat_id, packed in status.seats.items():
-            section, row, number, price, _version = packed.split("\t")
-            self.places[seat_id] = Place(section, row, int(number) if number else None, price)
+            seat = MirrorSeat.unpack(packed)
+            self.places[seat_id] = Place(
+                seat.section, seat.row, int(seat.number) if seat.number else None, seat.price
+            )
         laid_out = [s for s in order or () if s in self.places]
         rest = sorted(
             set(self.places) - set(laid_out),

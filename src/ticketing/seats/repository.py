@@ -63,16 +63,12 @@ async def list_page(
     after_position: int | None,
     limit: int,
     only: list[str] | None = None,
-    excluding: list[str] | None = None,
 ) -> list[SeatRecord]:
     where = ["s.event_id = $1"]
     args: list[Any] = [event_id]
     if only is not None:
         args.append(only)
         where.append(f"s.id = ANY(${len(args)}::uuid[])")
-    if excluding:
-        args.append(excluding)
-        where.append(f"s.id <> ALL(${len(args)}::uuid[])")
     if status is not None:
         args.append(status)
         where.append(f"s.status = ${len(args)}")

@@ -25,7 +25,7 @@ from ticketing.seats.schemas import SeatList, SeatPatch, SeatsAdd, SeatsAdded
 from ticketing.seatview.repository import SeatRecord
 from ticketing.seatview.schemas import Seat, SeatStatus
 from ticketing.seatview.view import seat_view
-from ticketing.validation import changed, decode_cursor, page, scope_of
+from ticketing.validation import changed, decode_cursor, encode_cursor, page, scope_of
 
 _encode = msgspec.json.Encoder().encode
 
@@ -245,26 +245,57 @@ class SeatService:
         async with self._db.connection() as conn:
             if await seats_repo.event_seating(conn, event_id) is None:
                 raise NotFound.of("event", event_id)
-            # Filtered by hold, the page needs every hold of the event; otherwise only the
-            # holds on its own seats (a cost of the page, not of the event).
-            by_hold = status in ("ON_HOLD", "OPEN")
-            held = await self._holds.held_seats(event_id) if by_hold else {}
+            if status in ("ON_HOLD", "OPEN"):
+                return await self._read_by_hold(
+                    conn, event_id, status == "ON_HOLD", section, after, limit, scope
+                )
             records = await seats_repo.list_page(
                 conn,
                 event_id,
-                status="OPEN" if status == "ON_HOLD" else status,
+                status=status,
                 section=section,
                 after_position=after,
                 limit=limit + 1,
-                only=list(held) if status == "ON_HOLD" else None,
-                excluding=list(held) if status == "OPEN" else None,
             )
         records, next_cursor = page(records, limit, lambda r: [r.position], scope)
-        if not by_hold:
-            held = await self._holds.held_seats(
-                event_id, [str(r.id) for r in records if r.status == "OPEN"]
-            )
+        # Only the holds on the page's own seats: a cost of the page, not of the event.
+        held = await self._holds.held_seats(
+            event_id, [str(r.id) for r in records if r.status == "OPEN"]
+        )
         return records, next_cursor, held
+
+    async def _read_by_hold(
+        self,
+        conn: Connection,
+        event_id: UUID,
+        held: bool,
+        section: str | None,
+        after: int | None,
+        limit: int,
+        scope: str,
+    ) -> tuple[list[SeatRecord], str | None, dict[str, LiveHold]]:
+        """A page of the open or of the held seats: which seats, in order, from the mirror's
+        position indexes in Redis (a range read, whatever the event's holds), then their rows
+        from PostgreSQL (those still open there: a sale committing now is left out)."""
+        if section is not None and any(c < " " or c == "\x7f" for c in section):
+            return [], None, {}  # no seat has such a section (and it would end the range)
+        paged = await self._holds.seat_page(
+            event_id, held=held, section=section, after=after, count=limit + 1
+        )
+        kept = paged[:limit]
+        records = []
+        if kept:
+            records = await seats_repo.list_page(
+                conn,
+                event_id,
+                status="OPEN",
+                section=section,
+                after_position=None,
+                limit=len(kept),
+                only=[p.seat_id for p in kept],
+            )
+        next_cursor = encode_cursor(scope, [kept[-1].position]) if len(paged) > limit else None
+        return records, next_cursor, {p.seat_id: p.hold for p in kept if p.hold is not None}
 
     async def add(self, event_id: UUID, body: SeatsAdd) -> SeatsAdded:
         if (body.count is None) == (body.sections is None):

@@ -33,7 +33,10 @@ class Snapshots:
             max_num_seats=100,
             seat_hold_time=60,
             general_admission=False,
-            seats=[(ids[p.seat], p.section, p.row, str(p.number), "10.00", "1") for p in order],
+            seats=[
+                (ids[p.seat], p.section, p.row, str(p.number), "10.00", "1", str(i))
+                for i, p in enumerate(order)
+            ],
             reserved=[ids[p.seat] for p in order if p.seat not in free],
             reserved_by_customer={},
         )

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
+from glide import RangeByIndex
 
 from tests.conftest import ADMIN, make_customer, make_event, reserve_directly, seats_of
 from tests.integration.holds.conftest import age_hold, sweeping_alone
@@ -112,6 +113,37 @@ async def test_redis_state_that_disagrees_is_found(client: Any, app_engine_parts
         "MIRROR_RESERVED_BUT_OPEN",
         "HOLD_INDEX_MISMATCH",  # the intruder is in no index
     } <= codes
+
+
+async def test_position_indexes_that_disagree_are_found(
+    client: Any, app_engine_parts: Parts
+) -> None:
+    _, redis, _ = app_engine_parts
+    event, _, hold = await _held_event(client, numSeats=10)
+    keys = event_keys(uuid.UUID(event["id"]))
+    assert await _codes_after_pages(client, event["id"]) == set()
+    # A held seat missing from the held seats' index, an open one at a wrong place.
+    held_members = await redis.call(lambda c: c.zrange(keys.heldat, RangeByIndex(0, -1)))
+    gone = next(m for m in held_members if m.startswith(b"p\t"))
+    await redis.call(lambda c: c.zrem(keys.heldat, [gone]))
+    open_members = await redis.call(lambda c: c.zrange(keys.openat, RangeByIndex(0, -1)))
+    moved = next(m for m in open_members if m.startswith(b"p\t"))
+    seat = moved.rsplit(b"\t", 1)[1]
+    await redis.call(lambda c: c.zadd(keys.openat, {b"p\t0000000099\t" + seat: 0}))
+    audit = await _audit(client, event["id"])
+    assert _codes(audit) == {"POSITION_INDEX_WRONG"}
+    assert {p["seatId"] for p in audit["problems"]} == {
+        gone.rsplit(b"\t", 1)[1].decode(),
+        seat.decode(),
+    }
+    assert gone.rsplit(b"\t", 1)[1].decode() in {s["id"] for s in hold["seats"]}
+
+
+async def _codes_after_pages(client: Any, event_id: str) -> set[str]:
+    for status in ("OPEN", "ON_HOLD"):
+        page = await client.get(f"/events/{event_id}/seats", params={"status": status})
+        assert page.status_code == 200
+    return _codes(await _audit(client, event_id))
 
 
 async def test_a_hold_left_past_its_time_and_a_stale_mirror_are_found(

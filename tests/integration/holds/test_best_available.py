@@ -188,6 +188,16 @@ async def test_best_available_costs_no_call_per_seat_and_a_sold_out_event_two(
     assert spent(middle, after, "zcard") == 3
 
 
+async def _pairs_held(
+    engine: HoldEngine, event_id: UUID, seat_ids: list[str], n: int
+) -> list[uuid.UUID]:
+    """`n` holds of two seats each, on the first 2n seats in turn, each by its own fan."""
+    holds = [uuid.uuid4() for _ in range(n)]
+    for i, hold_id in enumerate(holds):
+        await engine.hold_seats(event_id, uuid.uuid4(), hold_id, seat_ids[2 * i : 2 * i + 2])
+    return holds
+
+
 async def test_reading_a_few_seats_costs_those_seats_not_the_events_holds(
     single: Redis,
 ) -> None:
@@ -199,11 +209,7 @@ async def test_reading_a_few_seats_costs_those_seats_not_the_events_holds(
         engine = _engine(redis)
         seat_ids = [ids[p.seat] for p in order]
         async with sweeping_alone(redis):
-            holds = [uuid.uuid4() for _ in range(300)]
-            for n, hold_id in enumerate(holds):
-                await engine.hold_seats(
-                    event_id, uuid.uuid4(), hold_id, seat_ids[2 * n : 2 * n + 2]
-                )
+            holds = await _pairs_held(engine, event_id, seat_ids, 300)
             before = await _calls(redis)
             one = await engine.live_holds(event_id, [seat_ids[10]])
             record = await engine.record(event_id, holds[5])
@@ -216,6 +222,47 @@ async def test_reading_a_few_seats_costs_those_seats_not_the_events_holds(
     assert count == 600
     assert after.get("hgetall", 0) == before.get("hgetall", 0)
     assert after.get("hget", 0) - before.get("hget", 0) <= 4
+
+
+async def test_pages_of_open_and_of_held_seats_cost_the_page_not_the_events_holds(
+    single: Redis,
+) -> None:
+    """A 1,000-seat event, its rows in two sections by turns, with 300 live holds on its
+    first 600 seats: a page of held seats and a page of one section's open seats each read
+    one range of an index, no hash of the event whole, and one record per hold on the page."""
+    redis = single
+    order = [
+        Place(f"r{r}-{n}", "LEFT" if r % 2 == 0 else "RIGHT", f"R{r}", n)
+        for r in range(40)
+        for n in range(1, 26)
+    ]
+    async with _venue(redis, order, {p.seat for p in order}) as (event_id, ids):
+        engine = _engine(redis)
+        seat_ids = [ids[p.seat] for p in order]
+        async with sweeping_alone(redis):
+            holds = await _pairs_held(engine, event_id, seat_ids, 300)
+            before = await _calls(redis)
+            held = await engine.seat_page(event_id, held=True, section=None, after=100, count=51)
+            right = await engine.seat_page(
+                event_id, held=False, section="RIGHT", after=None, count=51
+            )
+            after = await _calls(redis)
+    assert [p.seat_id for p in held] == seat_ids[101:152]
+    assert [p.position for p in held] == list(range(101, 152))
+    assert [p.hold.hold_id for p in held if p.hold] == [str(holds[n // 2]) for n in range(101, 152)]
+    open_right = [i for i, p in enumerate(order) if i >= 600 and p.section == "RIGHT"]
+    assert [p.position for p in right] == open_right[:51]
+    assert [p.seat_id for p in right] == [seat_ids[i] for i in open_right[:51]]
+    assert all(p.hold is None for p in right)
+
+    def spent(command: str) -> int:
+        return after.get(command, 0) - before.get(command, 0)
+
+    assert spent("zrangebylex") == 2
+    for command in ("hgetall", "zrange", "hkeys", "hvals", "smembers"):
+        assert spent(command) == 0, command
+    assert spent("hget") <= 26 + 2  # the page's 26 holds' records, and the mirror's header
+    assert spent("hmget") <= 4
 
 
 async def test_a_run_too_long_for_what_is_left_is_refused_at_once_until_a_seat_comes_back(

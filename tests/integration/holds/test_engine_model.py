@@ -40,6 +40,7 @@ from ticketing.holds.models import (
     MirrorSnapshot,
     NoneAvailable,
     NotOwner,
+    PagedSeat,
     PlacedHold,
     SeatsUnavailable,
 )
@@ -332,6 +333,30 @@ class HoldModel(RuleBasedStateMachine):
             assert hold.customer_id == str(customer)
             assert hold.seat_id in seats
         assert not set(self.held) & set(self.reserved)
+
+    @invariant()
+    def pages_of_open_and_held_seats_are_the_model(self) -> None:
+        if not hasattr(self, "event"):
+            return
+        held = [s for s in self.seats if s in self.held]
+        open_ = [s for s in self.seats if s not in self.held and s not in self.reserved]
+        for kind, expected in ((True, held), (False, open_)):
+            # The whole list in one page, then in pages of three from each page's last place.
+            whole = self.world.run(self._page(kind, None, 100))
+            assert [p.seat_id for p in whole] == expected
+            paged: list[str] = []
+            after: int | None = None
+            while page := self.world.run(self._page(kind, after, 3)):
+                paged += [p.seat_id for p in page]
+                after = page[-1].position
+            assert paged == expected
+        holds = self.world.run(self._page(True, None, 100))
+        assert {p.seat_id: p.hold.hold_id for p in holds if p.hold} == self.held
+
+    async def _page(self, held: bool, after: int | None, count: int) -> list[PagedSeat]:
+        return await self.world.engine.seat_page(
+            self.event, held=held, section=None, after=after, count=count
+        )
 
     @invariant()
     def postgres_has_exactly_the_reservations(self) -> None:

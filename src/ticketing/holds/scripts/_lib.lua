@@ -7,7 +7,7 @@
 -- given more keys reads KEYS[EXTRA + 1]...
 --   meta      HASH  max, hold (seconds), ga (0/1), registered (0/1), sales_from and
 --                   sales_until (ms; sales_from '' for at once): the mirror's header
---   seats     HASH  seat id -> "section\trow\tnumber\tprice\tversion" for every seat
+--   seats     HASH  seat id -> "section\trow\tnumber\tprice\tversion\tposition" for every seat
 --   rank      HASH  seat id -> best-available rank (0 best: cheapest first, then front to back)
 --   reserved  SET   seat ids reserved in PostgreSQL (the mirror)
 --   rescount  HASH  customer id -> seats reserved in this event
@@ -15,6 +15,10 @@
 --                   neither reserved nor held (kept by unfree/refree below)
 --   nofit     HASH  section ('' any) -> fewest seats side by side that no run of `free` has
 --                   (hold.lua); cleared whenever a seat goes back into `free`
+--   openat    ZSET  the seats of `free` in the organiser's order, for pages of open seats:
+--                   scores 0, two members a seat, "p\t<position>\t<id>" and
+--                   "s<section>\t<position>\t<id>" (position in ten digits; `place_entries`)
+--   heldat    ZSET  the same of the seats in `held` whose details the mirror has
 --   held      HASH  seat id -> hold id
 --   expiry    ZSET  hold id -> expiry (or fence deadline), ms since the epoch
 --   custheld  HASH  customer id -> seats held in this event
@@ -61,7 +65,9 @@ end
 
 -- The mirror's format: a mirror written by an older release (another layout of these
 -- keys) is not present for these scripts, and is rebuilt.
-local MIRROR_FORMAT = '4'  -- 3: meta carries the sales window; 4: and wr (waiting room on)
+-- 3: meta carries the sales window; 4: and wr (waiting room on); 5: seats carry their
+-- position, and openat and heldat order them
+local MIRROR_FORMAT = '5'
 
 -- Whether the event's mirror is present: loaded, registered with the sweeper, this format.
 local function mirrored()
@@ -75,15 +81,56 @@ local function free_entry(seat, packed)
   return seat .. '\t' .. sec .. '\t' .. row .. '\t' .. num
 end
 
--- Seats just held: out of the free index (one call for all of them).
+-- A seat's two members of K.openat or K.heldat, from its details in K.seats.
+local function place_entries(seat, packed)
+  local sec, pos = string.match(packed, '^([^\t]*)\t[^\t]*\t[^\t]*\t[^\t]*\t[^\t]*\t(%d+)$')
+  local at = string.format('%010d', tonumber(pos)) .. '\t' .. seat
+  return 'p\t' .. at, 's' .. sec .. '\t' .. at
+end
+
+-- Append `seat`'s two members of K.openat or K.heldat to `args`, each after a score of 0.
+local function add_places(args, seat, packed)
+  local p, s = place_entries(seat, packed)
+  args[#args + 1] = 0
+  args[#args + 1] = p
+  args[#args + 1] = 0
+  args[#args + 1] = s
+end
+
+-- The seats' members of K.free, and of K.openat or K.heldat both as ZREM takes them
+-- (`places`) and as ZADD does (`scored`, each after a score of 0): of those the mirror has.
+local function entries(seats)
+  local packed = redis.call('HMGET', K.seats, unpack(seats))
+  local free, places, scored = {}, {}, {}
+  for i, seat in ipairs(seats) do
+    if packed[i] then
+      free[#free + 1] = free_entry(seat, packed[i])
+      local p, s = place_entries(seat, packed[i])
+      places[#places + 1] = p
+      places[#places + 1] = s
+      add_places(scored, seat, packed[i])
+    end
+  end
+  return free, places, scored
+end
+
+-- Seats just held: out of the free index and the open ones, into the held ones (one call
+-- each for all of them).
 local function unfree(seats)
   if #seats == 0 then return end
-  local packed = redis.call('HMGET', K.seats, unpack(seats))
-  local members = {}
-  for i, seat in ipairs(seats) do
-    if packed[i] then members[#members + 1] = free_entry(seat, packed[i]) end
+  local free, places, scored = entries(seats)
+  if #free > 0 then
+    redis.call('ZREM', K.free, unpack(free))
+    redis.call('ZREM', K.openat, unpack(places))
+    redis.call('ZADD', K.heldat, unpack(scored))
   end
-  if #members > 0 then redis.call('ZREM', K.free, unpack(members)) end
+end
+
+-- Seats whose hold just ended: out of the held index.
+local function unhold(seats)
+  if #seats == 0 then return end
+  local _, places = entries(seats)
+  if #places > 0 then redis.call('ZREM', K.heldat, unpack(places)) end
 end
 
 -- Seats that may be open again (a hold ended, a reservation was cancelled): back in the
@@ -92,16 +139,18 @@ local function refree(seats)
   if #seats == 0 or redis.call('EXISTS', K.meta) == 0 then return end
   local packed = redis.call('HMGET', K.seats, unpack(seats))
   local ranks = redis.call('HMGET', K.rank, unpack(seats))
-  local args = {}
+  local args, places = {}, {}
   for i, seat in ipairs(seats) do
     if packed[i] and ranks[i] and redis.call('SISMEMBER', K.reserved, seat) == 0
         and redis.call('HEXISTS', K.held, seat) == 0 then
       args[#args + 1] = ranks[i]
       args[#args + 1] = free_entry(seat, packed[i])
+      add_places(places, seat, packed[i])
     end
   end
   if #args > 0 then
     redis.call('ZADD', K.free, unpack(args))
+    redis.call('ZADD', K.openat, unpack(places))
     redis.call('DEL', K.nofit)  -- runs may be longer now
   end
 end
@@ -109,7 +158,8 @@ end
 -- Drop the mirror (never the holds) and count a generation, so that a build that began
 -- before this drop, and may have read the rows the change replaced, is refused (load.lua).
 local function drop_mirror()
-  redis.call('DEL', K.meta, K.seats, K.rank, K.reserved, K.rescount, K.free, K.nofit)
+  redis.call('DEL', K.meta, K.seats, K.rank, K.reserved, K.rescount, K.free, K.nofit,
+    K.openat, K.heldat)
   redis.call('INCR', K.gen)
   redis.call('EXPIRE', K.gen, 86400)
 end
@@ -119,15 +169,22 @@ local function generation()
   return redis.call('GET', K.gen) or '0'
 end
 
--- Append seat, hold id, customer, expires to `reply` when the hold `id` on `seat` is live
--- (fenced, or not yet run out); `recs` keeps the records decoded so far, by hold id.
-local function add_live(reply, recs, seat, id, now)
+-- The record of the hold `id` (false when there is none), read once per script: `recs`
+-- keeps the records decoded so far, by hold id.
+local function record_of(recs, id)
   local rec = recs[id]
   if rec == nil then
     local raw = redis.call('HGET', K.holds, id)
     rec = raw and cjson.decode(raw) or false
     recs[id] = rec
   end
+  return rec
+end
+
+-- Append seat, hold id, customer, expires to `reply` when the hold `id` on `seat` is live
+-- (fenced, or not yet run out); `recs` as for `record_of`.
+local function add_live(reply, recs, seat, id, now)
+  local rec = record_of(recs, id)
   if rec and (rec.f == 1 or rec.t > now) then
     reply[#reply + 1] = seat
     reply[#reply + 1] = id
@@ -138,11 +195,14 @@ end
 
 -- Remove a hold and every trace of it; returns its seats.
 local function drop_hold(id, rec)
+  local ended = {}
   for _, seat in ipairs(rec.s) do
     if redis.call('HGET', K.held, seat) == id then
       redis.call('HDEL', K.held, seat)
+      ended[#ended + 1] = seat
     end
   end
+  unhold(ended)
   if redis.call('HINCRBY', K.custheld, rec.c, -#rec.s) <= 0 then
     redis.call('HDEL', K.custheld, rec.c)
   end

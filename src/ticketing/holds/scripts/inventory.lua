@@ -3,7 +3,8 @@
 -- Returns {now, '1' with a mirror ('' without), max ('' without a mirror),
 --          n, reserved seat x n, m, (seat, hold) x m from held, k, (hold, record) x k,
 --          j, (customer, seats held) x j, s, (seat, details) x s from the mirror,
---          f, free-index member x f}
+--          f, free-index member x f, o, open position-index member x o,
+--          h, held position-index member x h}
 local reply = {tostring(now_ms()), mirrored() and '1' or '',
   redis.call('HGET', K.meta, 'max') or ''}
 local function add(values, per)
@@ -16,4 +17,6 @@ add(redis.call('HGETALL', K.holds), 2)
 add(redis.call('HGETALL', K.custheld), 2)
 add(redis.call('HGETALL', K.seats), 2)
 add(redis.call('ZRANGE', K.free, 0, -1), 1)
+add(redis.call('ZRANGE', K.openat, 0, -1), 1)
+add(redis.call('ZRANGE', K.heldat, 0, -1), 1)
 return reply

@@ -1,6 +1,6 @@
 -- Build the event's mirror from a PostgreSQL snapshot, unless another process already has.
 -- ARGV: 2 max, 3 hold seconds, 4 ga (0/1), 5 JSON {seats: [[id, section, row, number, price,
---       version]...]
+--       version, position]...]
 --       in best-available order, reserved: [id...], rescount: {customer: n}},
 --       6 the mirror's generation when the snapshot began to be read, 7 when the event takes
 --       place (ms): once it has, its mirror is let go as soon as no hold is left (sweep.lua),
@@ -14,7 +14,8 @@
 if generation() ~= ARGV[6] then return -1 end
 if redis.call('HGET', K.meta, 'format') == MIRROR_FORMAT then return 0 end
 local snap = cjson.decode(ARGV[5])
-redis.call('DEL', K.meta, K.seats, K.rank, K.reserved, K.rescount, K.free, K.nofit)
+redis.call('DEL', K.meta, K.seats, K.rank, K.reserved, K.rescount, K.free, K.nofit,
+  K.openat, K.heldat)
 local reserved = {}
 for _, id in ipairs(snap.reserved) do
   reserved[id] = true
@@ -25,24 +26,32 @@ if redis.call('HLEN', K.held) > 0 then
   local pairs_ = redis.call('HGETALL', K.held)
   for i = 1, #pairs_, 2 do held[pairs_[i]] = true end
 end
-local info, ranks, free = {}, {}, {}
+local info, ranks, free, open, taken = {}, {}, {}, {}, {}
 local function flush()
   if #info > 0 then
     redis.call('HSET', K.seats, unpack(info))
     redis.call('HSET', K.rank, unpack(ranks))
   end
-  if #free > 0 then redis.call('ZADD', K.free, unpack(free)) end
-  info, ranks, free = {}, {}, {}
+  if #free > 0 then
+    redis.call('ZADD', K.free, unpack(free))
+    redis.call('ZADD', K.openat, unpack(open))
+  end
+  if #taken > 0 then redis.call('ZADD', K.heldat, unpack(taken)) end
+  info, ranks, free, open, taken = {}, {}, {}, {}, {}
 end
 for rank, s in ipairs(snap.seats) do
   local id = s[1]
+  local packed = s[2] .. '\t' .. s[3] .. '\t' .. s[4] .. '\t' .. s[5] .. '\t' .. s[6] .. '\t' .. s[7]
   info[#info + 1] = id
-  info[#info + 1] = s[2] .. '\t' .. s[3] .. '\t' .. s[4] .. '\t' .. s[5] .. '\t' .. s[6]
+  info[#info + 1] = packed
   ranks[#ranks + 1] = id
   ranks[#ranks + 1] = rank - 1
-  if not reserved[id] and not held[id] then
+  if held[id] then
+    add_places(taken, id, packed)
+  elseif not reserved[id] then
     free[#free + 1] = rank - 1
     free[#free + 1] = id .. '\t' .. s[2] .. '\t' .. s[3] .. '\t' .. s[4]
+    add_places(open, id, packed)
   end
   if #info == 1000 then flush() end
 end

@@ -1,0 +1,45 @@
+-- A page of the event's open seats, or of its held ones, in the organiser's order: one range
+-- read of K.openat or K.heldat, a cost of the page and never of the event's seats or holds.
+-- Holds whose time is up are released first, so that a seat is on exactly one of the pages.
+-- ARGV: 2 'open' | 'held', 3 'p' for the whole event or 's<section>' for one section,
+--       4 the position the page starts after ('' for the first page), 5 how many at most.
+-- Returns {'NO_MIRROR'} | {'OK', (seat, position) x n} for open seats |
+--         {'OK', (seat, position, hold id, customer, expires ms) x n} for held ones.
+if not mirrored() then return {'NO_MIRROR'} end
+local now = now_ms()
+purge(now)
+local held = ARGV[2] == 'held'
+local first = ARGV[3] .. '\t'
+if ARGV[4] ~= '' then first = first .. string.format('%010d', tonumber(ARGV[4]) + 1) end
+local members = redis.call('ZRANGEBYLEX', held and K.heldat or K.openat,
+  '[' .. first, '(' .. ARGV[3] .. '\t:', 'LIMIT', 0, tonumber(ARGV[5]))
+local reply = {'OK'}
+if not held then
+  for _, member in ipairs(members) do
+    local position, seat = string.match(member, '\t(%d+)\t([^\t]+)$')
+    reply[#reply + 1] = seat
+    reply[#reply + 1] = tostring(tonumber(position))
+  end
+  return reply
+end
+if #members == 0 then return reply end
+local seats, positions = {}, {}
+for i, member in ipairs(members) do
+  positions[i], seats[i] = string.match(member, '\t(%d+)\t([^\t]+)$')
+end
+local holders = redis.call('HMGET', K.held, unpack(seats))
+local recs = {}
+for i, seat in ipairs(seats) do
+  local id = holders[i]
+  if id then
+    local rec = record_of(recs, id)
+    if rec then
+      reply[#reply + 1] = seat
+      reply[#reply + 1] = tostring(tonumber(positions[i]))
+      reply[#reply + 1] = id
+      reply[#reply + 1] = rec.c
+      reply[#reply + 1] = tostring(rec.t)
+    end
+  end
+end
+return reply
