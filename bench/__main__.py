@@ -797,11 +797,15 @@ class Bench:
                 f"{label} / the floor's bare read: {rate:.2f} of the throughput, p99 {p99:.2f} x"
                 f"; {bad} answers not 200",
             )
-        # The page's answer is tens of kilobytes: against a floor read of the same size too,
-        # to tell what sending that much costs from what the service adds.
+        # The page's answer is kilobytes (tens of them before gzip): against a floor read of
+        # the same size as sent too, to tell what sending that much costs from what the
+        # service adds.
         page = f"/events/{event}/seats?limit=200"
-        async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
-            size = len((await http.get(page)).content)
+        async with (
+            httpx.AsyncClient(base_url=server.base_url, timeout=10) as http,
+            http.stream("GET", page, headers={"accept-encoding": "gzip"}) as answer,
+        ):
+            size = len(b"".join([chunk async for chunk in answer.aiter_raw()]))
         path = write_lines(self.scratch / "read.tsv", [("GET", page, "", "")])
         same = write_lines(self.scratch / "sized.tsv", [("GET", f"/sized/{size}", "", "")])
         mine, _, rate, p99 = await self.paired(

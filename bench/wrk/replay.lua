@@ -1,5 +1,5 @@
 -- Sends the requests of a file, one line each: METHOD \t PATH \t TOKEN \t BODY (TOKEN and
--- BODY may be empty). Each thread takes every n-th line, so no two threads send the same
+-- BODY may be empty), each taking gzip as browsers and HTTP libraries do. Each thread takes every n-th line, so no two threads send the same
 -- request; a thread that runs out starts its lines again (and counts it). Prints one JSON
 -- line of results. Usage: wrk -t T -s replay.lua ... URL -- requests.tsv T
 dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "common.lua")
@@ -13,7 +13,7 @@ function init(args)
   for line in io.lines(args[1]) do
     if n % nthreads == index - 1 then
       local method, path, token, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
-      local headers = { ["Content-Type"] = "application/json" }
+      local headers = { ["Content-Type"] = "application/json", ["Accept-Encoding"] = "gzip" }
       if token ~= "" then headers["Authorization"] = "Bearer " .. token end
       if body == "" then body = nil end
       table.insert(lines, wrk.format(method, path, headers, body))

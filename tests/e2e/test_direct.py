@@ -387,5 +387,10 @@ async def test_seat_pages_look_the_same_both_ways(both: Both, query: str) -> Non
         )
         if answer.status_code == 200 and "ON_HOLD" in query:
             assert len(answer.json()["items"]) == 3
+    for accept in ("identity", "gzip;q=0", "br, gzip;q=0.5"):  # gzipped, or not, alike
+        await _each(
+            both,
+            lambda c, a=accept: c.get(f"/events/{event_id}/seats", headers={"accept-encoding": a}),
+        )
     next_page = (await both[0].get(f"/events/{event_id}/seats?limit=2")).json()["nextCursor"]
     await _each(both, lambda c: c.get(f"/events/{event_id}/seats?limit=2&cursor={next_page}"))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
 from typing import Any
 
 import pytest
@@ -165,6 +167,39 @@ async def test_a_page_of_open_or_held_seats_never_reads_the_events_holds(
     # sweeper and the mirror's builder may run other scripts on the event meanwhile.)
     assert ran.count("seatpage") == 2
     assert "overlay" not in ran
+
+
+async def _raw(client: Client, path: str, headers: dict[str, str]) -> tuple[Any, bytes]:
+    """An answer and its body as sent (httpx would undo the gzip)."""
+    async with client.stream("GET", path, headers=headers) as response:
+        return response, b"".join([chunk async for chunk in response.aiter_raw()])
+
+
+async def test_a_large_page_goes_gzipped_to_a_client_that_takes_it(client: Client) -> None:
+    event = await make_event(client, numSeats=200)
+    path = f"/events/{event['id']}/seats?limit=200"
+    plain, body = await _raw(client, path, {"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.headers["vary"] == "accept-encoding"
+    for accept in ("gzip", "br, gzip;q=0.5", "*", "x-gzip"):
+        packed, raw = await _raw(client, path, {"accept-encoding": accept})
+        assert packed.headers["content-encoding"] == "gzip", accept
+        assert packed.headers["vary"] == "accept-encoding"
+        assert int(packed.headers["content-length"]) == len(raw)
+        assert gzip.decompress(raw) == body
+        assert len(raw) * 4 < len(body)  # 200 seats: about 50 KB, some 6 KB gzipped
+    for refused in ("gzip;q=0", "br", "gzip; q=0.0, identity", "gzip;q=nonsense"):
+        answer, raw = await _raw(client, path, {"accept-encoding": refused})
+        assert "content-encoding" not in answer.headers, refused
+        assert raw == body
+    # A page smaller than a packet, and a signed-in fan's page, go as they are.
+    small, raw = await _raw(client, f"{path[:-3]}1", {"accept-encoding": "gzip"})
+    assert "content-encoding" not in small.headers
+    assert json.loads(raw)["items"]
+    fan = await make_customer(client)
+    mine, raw = await _raw(client, path, {"accept-encoding": "gzip", **fan.headers})
+    assert "content-encoding" not in mine.headers
+    assert len(json.loads(raw)["items"]) == 200
 
 
 async def test_unknown_status_filter_is_400(client: Client) -> None:

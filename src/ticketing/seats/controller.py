@@ -16,7 +16,7 @@ from ticketing.seats.schemas import SeatList, SeatPatch, SeatsAdd, SeatsAdded
 from ticketing.seats.service import SeatService
 from ticketing.seatview.schemas import Seat, SeatStatus
 from ticketing.web.direct import direct
-from ticketing.web.http import Body, etag, if_match
+from ticketing.web.http import Body, accepts_gzip, encoded, etag, if_match
 from ticketing.web.idempotency import Answer, json_answer
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="page size")]
@@ -69,10 +69,15 @@ async def direct_list_seats(
     section, cursor = query.get("section"), query.get("cursor")
     limit = int(query.get("limit", "50"))
     if caller.role is Role.ANONYMOUS:
-        body = await seats.list_for_event_anonymous(
-            event_id, status=status, section=section, limit=limit, cursor=cursor
+        body, gzipped = await seats.list_for_event_anonymous(
+            event_id,
+            status=status,
+            section=section,
+            limit=limit,
+            cursor=cursor,
+            gzip=accepts_gzip(request.scope),
         )
-        return Answer(200, body, {"content-type": "application/json"})
+        return Answer(200, body, {"content-type": "application/json", **encoded(gzipped)})
     return json_answer(
         await seats.list_for_event(
             event_id, caller, status=status, section=section, limit=limit, cursor=cursor
@@ -95,14 +100,25 @@ class EventSeatsController(Controller):
         limit: Limit = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
     ) -> SeatList:
-        """The event's seats, front to back, with their live status."""
+        """The event's seats, front to back, with their live status.
+
+        A page for a caller signed out that is larger than a packet is sent gzipped
+        (`Content-Encoding: gzip`) when `Accept-Encoding` takes gzip; every page says
+        `Vary: Accept-Encoding`."""
         # One dependency on this hot read: see holds/controller.py.
         seats: SeatService = request.app.state.seats
         if caller.role is Role.ANONYMOUS:
-            body = await seats.list_for_event_anonymous(
-                event_id, status=status, section=section, limit=limit, cursor=cursor
+            body, gzipped = await seats.list_for_event_anonymous(
+                event_id,
+                status=status,
+                section=section,
+                limit=limit,
+                cursor=cursor,
+                gzip=accepts_gzip(request.scope),
             )
-            return Response(body, media_type="application/json")  # type: ignore[return-value]
+            return Response(  # type: ignore[return-value]
+                body, media_type="application/json", headers=encoded(gzipped)
+            )
         return await seats.list_for_event(
             event_id, caller, status=status, section=section, limit=limit, cursor=cursor
         )

@@ -157,6 +157,30 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
 }
 
 
+def accepts_gzip(scope: Any) -> bool:
+    """Whether the request's `Accept-Encoding` takes gzip (by name, `x-gzip` or `*`, at a
+    q-value above 0), read from the raw headers: this is asked on the hottest reads."""
+    for name, value in scope["headers"]:
+        if name == b"accept-encoding":
+            for part in value.decode("latin-1").lower().split(","):
+                coding, _, params = part.partition(";")
+                if coding.strip() in ("gzip", "x-gzip", "*"):
+                    q = params.strip().removeprefix("q=").strip() if params else "1"
+                    try:
+                        return float(q) > 0
+                    except ValueError:
+                        return False
+    return False
+
+
+def encoded(gzipped: bool) -> dict[str, str]:
+    """The headers of an answer that may be sent gzipped, as `gzipped` says."""
+    return {"content-encoding": "gzip", "vary": "accept-encoding"} if gzipped else _VARY
+
+
+_VARY = {"vary": "accept-encoding"}
+
+
 def etag(version: int) -> dict[str, str]:
     return {"ETag": f'"{version}"'}
 
