@@ -57,6 +57,28 @@ def _page_query(query: bytes) -> dict[str, str] | None:
     return found
 
 
+async def _signed_out_page(
+    request: Request[Any, Any, Any],
+    event_id: UUID,
+    status: SeatStatus | None,
+    section: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[bytes, dict[str, str]]:
+    """A page for a caller signed out, as sent (gzipped when the client takes it), and the
+    headers that say how."""
+    seats: SeatService = request.app.state.seats
+    body, gzipped = await seats.list_for_event_anonymous(
+        event_id,
+        status=status,
+        section=section,
+        limit=limit,
+        cursor=cursor,
+        gzip=accepts_gzip(request.scope),
+    )
+    return body, encoded(gzipped)
+
+
 async def direct_list_seats(
     request: Request[Any, Any, Any], event_id: UUID, caller: Caller
 ) -> Answer:
@@ -69,15 +91,8 @@ async def direct_list_seats(
     section, cursor = query.get("section"), query.get("cursor")
     limit = int(query.get("limit", "50"))
     if caller.role is Role.ANONYMOUS:
-        body, gzipped = await seats.list_for_event_anonymous(
-            event_id,
-            status=status,
-            section=section,
-            limit=limit,
-            cursor=cursor,
-            gzip=accepts_gzip(request.scope),
-        )
-        return Answer(200, body, {"content-type": "application/json", **encoded(gzipped)})
+        body, headers = await _signed_out_page(request, event_id, status, section, limit, cursor)
+        return Answer(200, body, {"content-type": "application/json", **headers})
     return json_answer(
         await seats.list_for_event(
             event_id, caller, status=status, section=section, limit=limit, cursor=cursor
@@ -103,22 +118,18 @@ class EventSeatsController(Controller):
         """The event's seats, front to back, with their live status.
 
         A page for a caller signed out that is larger than a packet is sent gzipped
-        (`Content-Encoding: gzip`) when `Accept-Encoding` takes gzip; every page says
-        `Vary: Accept-Encoding`."""
+        (`Content-Encoding: gzip`) when `Accept-Encoding` takes gzip; every such page says
+        `Vary: Accept-Encoding` (a signed-in fan's page is built for the fan, and goes as it
+        is)."""
         # One dependency on this hot read: see holds/controller.py.
-        seats: SeatService = request.app.state.seats
         if caller.role is Role.ANONYMOUS:
-            body, gzipped = await seats.list_for_event_anonymous(
-                event_id,
-                status=status,
-                section=section,
-                limit=limit,
-                cursor=cursor,
-                gzip=accepts_gzip(request.scope),
+            body, headers = await _signed_out_page(
+                request, event_id, status, section, limit, cursor
             )
             return Response(  # type: ignore[return-value]
-                body, media_type="application/json", headers=encoded(gzipped)
+                body, media_type="application/json", headers=headers
             )
+        seats: SeatService = request.app.state.seats
         return await seats.list_for_event(
             event_id, caller, status=status, section=section, limit=limit, cursor=cursor
         )
