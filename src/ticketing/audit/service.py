@@ -241,12 +241,12 @@ def compare(
             )
         for seat_id in should_be_free - redis.free:
             found.add("FREE_INDEX_WRONG", "open, but never offered by best available", seat=seat_id)
-        # Pages of open and of held seats read the position indexes: each must have the
-        # seats of its kind, each at its place and in its section.
+        # Pages of open and of held seats read the position indexes (once built): each must
+        # have the seats of its kind, each at its place and in its section.
         held = redis.held.keys() & redis.mirror_seats.keys()
         for kind, members, ought in (
-            ("open", redis.open_at, _places(redis, should_be_free)),
-            ("held", redis.held_at, _places(redis, held)),
+            ("open", redis.open_at, _places(redis, should_be_free) if redis.placed else set()),
+            ("held", redis.held_at, _places(redis, held) if redis.placed else set()),
         ):
             for member in members ^ ought:
                 found.add(

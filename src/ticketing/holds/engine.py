@@ -662,6 +662,7 @@ class HoldEngine:
             free={member.partition("\t")[0] for member in take(1)},
             open_at=set(take(1)),
             held_at=set(take(1)),
+            placed=reply[at] == "1",
         )
 
     async def live_holds(

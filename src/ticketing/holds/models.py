@@ -178,6 +178,7 @@ class Inventory:
     free: set[str] = field(default_factory=set)  # seat ids in the free index (best available)
     open_at: set[str] = field(default_factory=set)  # members of the open seats' position index
     held_at: set[str] = field(default_factory=set)  # members of the held seats' one
+    placed: bool = False  # those two indexes are built (by the first page that needs them)
 
 
 @dataclass(frozen=True, slots=True)

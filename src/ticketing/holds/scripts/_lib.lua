@@ -18,7 +18,9 @@
 --   openat    ZSET  the seats of `free` in the organiser's order, for pages of open seats:
 --                   scores 0, two members a seat, "p\t<position>\t<id>" and
 --                   "s<section>\t<position>\t<id>" (position in ten digits; `place_entries`)
---   heldat    ZSET  the same of the seats in `held` whose details the mirror has
+--   heldat    ZSET  the same of the seats in `held` whose details the mirror has. Both are
+--                   built with the first such page (`place_all`; meta `placed` is then 1)
+--                   and kept from then on, until the mirror is dropped
 --   held      HASH  seat id -> hold id
 --   expiry    ZSET  hold id -> expiry (or fence deadline), ms since the epoch
 --   custheld  HASH  customer id -> seats held in this event
@@ -66,12 +68,22 @@ end
 -- The mirror's format: a mirror written by an older release (another layout of these
 -- keys) is not present for these scripts, and is rebuilt.
 -- 3: meta carries the sales window; 4: and wr (waiting room on); 5: seats carry their
--- position, and openat and heldat order them
+-- position (for openat and heldat)
 local MIRROR_FORMAT = '5'
+
+-- Whether the mirror's position indexes (openat, heldat) are built: only once a page of
+-- open or of held seats is first asked for (seatpage.lua), so that neither a build nor the
+-- holds of an event nobody lists so pay for them. Read once per script call.
+local PLACED = nil
+local function placed()
+  if PLACED == nil then PLACED = redis.call('HGET', K.meta, 'placed') == '1' end
+  return PLACED
+end
 
 -- Whether the event's mirror is present: loaded, registered with the sweeper, this format.
 local function mirrored()
-  local m = redis.call('HMGET', K.meta, 'registered', 'format')
+  local m = redis.call('HMGET', K.meta, 'registered', 'format', 'placed')
+  PLACED = m[3] == '1'
   return m[1] == '1' and m[2] == MIRROR_FORMAT
 end
 
@@ -97,18 +109,21 @@ local function add_places(args, seat, packed)
   args[#args + 1] = s
 end
 
--- The seats' members of K.free, and of K.openat or K.heldat both as ZREM takes them
--- (`places`) and as ZADD does (`scored`, each after a score of 0): of those the mirror has.
-local function entries(seats)
+-- The seats' members of K.free, and with `with_places` of K.openat or K.heldat both as
+-- ZREM takes them (`places`) and as ZADD does (`scored`, each after a score of 0): of those
+-- the mirror has.
+local function entries(seats, with_places)
   local packed = redis.call('HMGET', K.seats, unpack(seats))
   local free, places, scored = {}, {}, {}
   for i, seat in ipairs(seats) do
     if packed[i] then
       free[#free + 1] = free_entry(seat, packed[i])
-      local p, s = place_entries(seat, packed[i])
-      places[#places + 1] = p
-      places[#places + 1] = s
-      add_places(scored, seat, packed[i])
+      if with_places then
+        local p, s = place_entries(seat, packed[i])
+        places[#places + 1] = p
+        places[#places + 1] = s
+        add_places(scored, seat, packed[i])
+      end
     end
   end
   return free, places, scored
@@ -118,9 +133,9 @@ end
 -- each for all of them).
 local function unfree(seats)
   if #seats == 0 then return end
-  local free, places, scored = entries(seats)
-  if #free > 0 then
-    redis.call('ZREM', K.free, unpack(free))
+  local free, places, scored = entries(seats, placed())
+  if #free > 0 then redis.call('ZREM', K.free, unpack(free)) end
+  if #places > 0 then
     redis.call('ZREM', K.openat, unpack(places))
     redis.call('ZADD', K.heldat, unpack(scored))
   end
@@ -128,9 +143,38 @@ end
 
 -- Seats whose hold just ended: out of the held index.
 local function unhold(seats)
-  if #seats == 0 then return end
-  local _, places = entries(seats)
+  if #seats == 0 or not placed() then return end
+  local _, places = entries(seats, true)
   if #places > 0 then redis.call('ZREM', K.heldat, unpack(places)) end
+end
+
+-- Build the position indexes from the mirror and the holds there are (the first page of
+-- open or of held seats since the mirror was built): a cost of the event's seats, once.
+local function place_all()
+  local reserved, held = {}, {}
+  for _, id in ipairs(redis.call('SMEMBERS', K.reserved)) do reserved[id] = true end
+  local pairs_ = redis.call('HGETALL', K.held)
+  for i = 1, #pairs_, 2 do held[pairs_[i]] = true end
+  redis.call('DEL', K.openat, K.heldat)
+  local seats = redis.call('HGETALL', K.seats)
+  local open, taken = {}, {}
+  local function flush()
+    if #open > 0 then redis.call('ZADD', K.openat, unpack(open)) end
+    if #taken > 0 then redis.call('ZADD', K.heldat, unpack(taken)) end
+    open, taken = {}, {}
+  end
+  for i = 1, #seats, 2 do
+    local id, packed = seats[i], seats[i + 1]
+    if held[id] then
+      add_places(taken, id, packed)
+    elseif not reserved[id] then
+      add_places(open, id, packed)
+    end
+    if #open + #taken >= 4000 then flush() end
+  end
+  flush()
+  redis.call('HSET', K.meta, 'placed', '1')
+  PLACED = true
 end
 
 -- Seats that may be open again (a hold ended, a reservation was cancelled): back in the
@@ -145,12 +189,12 @@ local function refree(seats)
         and redis.call('HEXISTS', K.held, seat) == 0 then
       args[#args + 1] = ranks[i]
       args[#args + 1] = free_entry(seat, packed[i])
-      add_places(places, seat, packed[i])
+      if placed() then add_places(places, seat, packed[i]) end
     end
   end
   if #args > 0 then
     redis.call('ZADD', K.free, unpack(args))
-    redis.call('ZADD', K.openat, unpack(places))
+    if #places > 0 then redis.call('ZADD', K.openat, unpack(places)) end
     redis.call('DEL', K.nofit)  -- runs may be longer now
   end
 end

@@ -4,7 +4,7 @@
 --          n, reserved seat x n, m, (seat, hold) x m from held, k, (hold, record) x k,
 --          j, (customer, seats held) x j, s, (seat, details) x s from the mirror,
 --          f, free-index member x f, o, open position-index member x o,
---          h, held position-index member x h}
+--          h, held position-index member x h, '1' when those indexes are built ('' if not)}
 local reply = {tostring(now_ms()), mirrored() and '1' or '',
   redis.call('HGET', K.meta, 'max') or ''}
 local function add(values, per)
@@ -19,4 +19,5 @@ add(redis.call('HGETALL', K.seats), 2)
 add(redis.call('ZRANGE', K.free, 0, -1), 1)
 add(redis.call('ZRANGE', K.openat, 0, -1), 1)
 add(redis.call('ZRANGE', K.heldat, 0, -1), 1)
+reply[#reply + 1] = placed() and '1' or ''
 return reply

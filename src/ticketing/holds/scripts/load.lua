@@ -26,32 +26,24 @@ if redis.call('HLEN', K.held) > 0 then
   local pairs_ = redis.call('HGETALL', K.held)
   for i = 1, #pairs_, 2 do held[pairs_[i]] = true end
 end
-local info, ranks, free, open, taken = {}, {}, {}, {}, {}
+local info, ranks, free = {}, {}, {}
 local function flush()
   if #info > 0 then
     redis.call('HSET', K.seats, unpack(info))
     redis.call('HSET', K.rank, unpack(ranks))
   end
-  if #free > 0 then
-    redis.call('ZADD', K.free, unpack(free))
-    redis.call('ZADD', K.openat, unpack(open))
-  end
-  if #taken > 0 then redis.call('ZADD', K.heldat, unpack(taken)) end
-  info, ranks, free, open, taken = {}, {}, {}, {}, {}
+  if #free > 0 then redis.call('ZADD', K.free, unpack(free)) end
+  info, ranks, free = {}, {}, {}
 end
 for rank, s in ipairs(snap.seats) do
   local id = s[1]
-  local packed = s[2] .. '\t' .. s[3] .. '\t' .. s[4] .. '\t' .. s[5] .. '\t' .. s[6] .. '\t' .. s[7]
   info[#info + 1] = id
-  info[#info + 1] = packed
+  info[#info + 1] = s[2] .. '\t' .. s[3] .. '\t' .. s[4] .. '\t' .. s[5] .. '\t' .. s[6] .. '\t' .. s[7]
   ranks[#ranks + 1] = id
   ranks[#ranks + 1] = rank - 1
-  if held[id] then
-    add_places(taken, id, packed)
-  elseif not reserved[id] then
+  if not reserved[id] and not held[id] then
     free[#free + 1] = rank - 1
     free[#free + 1] = id .. '\t' .. s[2] .. '\t' .. s[3] .. '\t' .. s[4]
-    add_places(open, id, packed)
   end
   if #info == 1000 then flush() end
 end

@@ -1,6 +1,7 @@
 -- A page of the event's open seats, or of its held ones, in the organiser's order: one range
 -- read of K.openat or K.heldat, a cost of the page and never of the event's seats or holds.
 -- Holds whose time is up are released first, so that a seat is on exactly one of the pages.
+-- The first such page of a mirror builds the indexes (`place_all`, a cost of the seats once).
 -- ARGV: 2 'open' | 'held', 3 'p' for the whole event or 's<section>' for one section,
 --       4 the position the page starts after ('' for the first page), 5 how many at most.
 -- Returns {'NO_MIRROR'} | {'OK', (seat, position) x n} for open seats |
@@ -8,6 +9,7 @@
 if not mirrored() then return {'NO_MIRROR'} end
 local now = now_ms()
 purge(now)
+if not placed() then place_all() end
 local held = ARGV[2] == 'held'
 local first = ARGV[3] .. '\t'
 if ARGV[4] ~= '' then first = first .. string.format('%010d', tonumber(ARGV[4]) + 1) end
