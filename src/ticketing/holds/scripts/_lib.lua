@@ -109,42 +109,46 @@ local function add_places(args, seat, packed)
   args[#args + 1] = s
 end
 
--- The seats' members of K.free, and with `with_places` of K.openat or K.heldat both as
--- ZREM takes them (`places`) and as ZADD does (`scored`, each after a score of 0): of those
--- the mirror has.
-local function entries(seats, with_places)
-  local packed = redis.call('HMGET', K.seats, unpack(seats))
-  local free, places, scored = {}, {}, {}
+-- The seats' members of K.openat or K.heldat, two each, for those the mirror has (`packed`:
+-- their details in K.seats, in the same order).
+local function places_of(seats, packed)
+  local places = {}
   for i, seat in ipairs(seats) do
     if packed[i] then
-      free[#free + 1] = free_entry(seat, packed[i])
-      if with_places then
-        local p, s = place_entries(seat, packed[i])
-        places[#places + 1] = p
-        places[#places + 1] = s
-        add_places(scored, seat, packed[i])
-      end
+      local p, s = place_entries(seat, packed[i])
+      places[#places + 1] = p
+      places[#places + 1] = s
     end
   end
-  return free, places, scored
+  return places
 end
 
 -- Seats just held: out of the free index and the open ones, into the held ones (one call
 -- each for all of them).
 local function unfree(seats)
   if #seats == 0 then return end
-  local free, places, scored = entries(seats, placed())
-  if #free > 0 then redis.call('ZREM', K.free, unpack(free)) end
-  if #places > 0 then
-    redis.call('ZREM', K.openat, unpack(places))
-    redis.call('ZADD', K.heldat, unpack(scored))
+  local packed = redis.call('HMGET', K.seats, unpack(seats))
+  local free = {}
+  for i, seat in ipairs(seats) do
+    if packed[i] then free[#free + 1] = free_entry(seat, packed[i]) end
   end
+  if #free == 0 then return end
+  redis.call('ZREM', K.free, unpack(free))
+  if not placed() then return end
+  local places = places_of(seats, packed)
+  local scored = {}
+  for _, member in ipairs(places) do
+    scored[#scored + 1] = 0
+    scored[#scored + 1] = member
+  end
+  redis.call('ZREM', K.openat, unpack(places))
+  redis.call('ZADD', K.heldat, unpack(scored))
 end
 
 -- Seats whose hold just ended: out of the held index.
 local function unhold(seats)
   if #seats == 0 or not placed() then return end
-  local _, places = entries(seats, true)
+  local places = places_of(seats, redis.call('HMGET', K.seats, unpack(seats)))
   if #places > 0 then redis.call('ZREM', K.heldat, unpack(places)) end
 end
 

@@ -16,19 +16,19 @@ if ARGV[4] ~= '' then first = first .. string.format('%010d', tonumber(ARGV[4]) 
 local members = redis.call('ZRANGEBYLEX', held and K.heldat or K.openat,
   '[' .. first, '(' .. ARGV[3] .. '\t:', 'LIMIT', 0, tonumber(ARGV[5]))
 local reply = {'OK'}
+local seats, positions = {}, {}
+for i, member in ipairs(members) do
+  local position, seat = string.match(member, '\t(%d+)\t([^\t]+)$')
+  seats[i], positions[i] = seat, tostring(tonumber(position))
+end
 if not held then
-  for _, member in ipairs(members) do
-    local position, seat = string.match(member, '\t(%d+)\t([^\t]+)$')
+  for i, seat in ipairs(seats) do
     reply[#reply + 1] = seat
-    reply[#reply + 1] = tostring(tonumber(position))
+    reply[#reply + 1] = positions[i]
   end
   return reply
 end
-if #members == 0 then return reply end
-local seats, positions = {}, {}
-for i, member in ipairs(members) do
-  positions[i], seats[i] = string.match(member, '\t(%d+)\t([^\t]+)$')
-end
+if #seats == 0 then return reply end
 local holders = redis.call('HMGET', K.held, unpack(seats))
 local recs = {}
 for i, seat in ipairs(seats) do
@@ -37,7 +37,7 @@ for i, seat in ipairs(seats) do
     local rec = record_of(recs, id)
     if rec then
       reply[#reply + 1] = seat
-      reply[#reply + 1] = tostring(tonumber(positions[i]))
+      reply[#reply + 1] = positions[i]
       reply[#reply + 1] = id
       reply[#reply + 1] = rec.c
       reply[#reply + 1] = tostring(rec.t)
