@@ -408,7 +408,7 @@ class HoldEngine:
             raise EventUnknown(event_id)
         payload = json.dumps(
             {
-                "seats": snapshot.seats,
+                "seats": [part for seat in snapshot.seats for part in seat],
                 "reserved": snapshot.reserved,
                 "rescount": snapshot.reserved_by_customer,
             }

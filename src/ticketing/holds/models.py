@@ -27,6 +27,11 @@ class MirrorSeat(NamedTuple):
         section, row, number, price, version, position = packed.split("\t")
         return cls(section, row, number, price, version, int(position))
 
+    def pack(self) -> str:
+        """The seat as K.seats keeps it. (The mirror's snapshot packs its rows in SQL the
+        same way: repository.mirror_snapshot.)"""
+        return "\t".join((*self[:5], str(self.position)))
+
 
 @dataclass(frozen=True, slots=True)
 class MirrorSnapshot:
@@ -35,9 +40,9 @@ class MirrorSnapshot:
     max_num_seats: int
     seat_hold_time: int
     general_admission: bool
-    # (id, section, row, number, price, version, position) in best-available order: cheapest
-    # first, then front to back. Empty strings stand for the nulls of general admission.
-    seats: list[tuple[str, str, str, str, str, str, str]]
+    # (id, packed) in best-available order: cheapest first, then front to back. `packed` is
+    # the seat as K.seats keeps it (MirrorSeat.pack).
+    seats: list[tuple[str, str]]
     reserved: list[str]
     reserved_by_customer: dict[str, int]
     starts_ms: int = 1 << 62  # when the event takes place (ms since the epoch)

@@ -26,24 +26,26 @@ async def mirror_snapshot(conn: Connection, event_id: UUID) -> MirrorSnapshot | 
     )
     if event is None:
         return None
+    # Each seat packed here as the mirror keeps it (models.MirrorSeat), as text: so that
+    # neither the driver nor this process handles a value per field, and its id as text.
     rows = await conn.fetch(
-        "SELECT id, coalesce(section, ''), coalesce(row, ''), coalesce(seat_number::text, ''),"
-        " status, customer_id, price::text, version::text, position"
+        "SELECT id::text, coalesce(section, '') || E'\\t' || coalesce(row, '') || E'\\t'"
+        " || coalesce(seat_number::text, '') || E'\\t' || price::text || E'\\t'"
+        " || version::text || E'\\t' || position::text, status, customer_id::text"
         " FROM seats WHERE event_id = $1 ORDER BY seats.price, seats.position",
         event_id,
     )
     reserved: list[str] = []
     by_customer: dict[str, int] = {}
     for row in rows:
-        if row[4] == "RESERVED":
-            reserved.append(str(row[0]))
-            customer = str(row[5])
-            by_customer[customer] = by_customer.get(customer, 0) + 1
+        if row[2] == "RESERVED":
+            reserved.append(row[0])
+            by_customer[row[3]] = by_customer.get(row[3], 0) + 1
     return MirrorSnapshot(
         max_num_seats=event[0],
         seat_hold_time=event[1],
         general_admission=not event[2],
-        seats=[(str(r[0]), r[1], r[2], r[3], r[6], r[7], str(r[8])) for r in rows],
+        seats=[(r[0], r[1]) for r in rows],
         reserved=reserved,
         reserved_by_customer=by_customer,
         starts_ms=event[3],

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
-from ticketing.holds.models import MirrorSnapshot
+from ticketing.holds.models import MirrorSeat, MirrorSnapshot
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Snapshots:
             seat_hold_time=60,
             general_admission=False,
             seats=[
-                (ids[p.seat], p.section, p.row, str(p.number), "10.00", "1", str(i))
+                (ids[p.seat], MirrorSeat(p.section, p.row, str(p.number), "10.00", "1", i).pack())
                 for i, p in enumerate(order)
             ],
             reserved=[ids[p.seat] for p in order if p.seat not in free],

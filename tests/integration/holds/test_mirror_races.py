@@ -15,7 +15,7 @@ from ticketing.cache.redis import Redis
 from ticketing.db.database import Database
 from ticketing.holds import repository
 from ticketing.holds.engine import HoldEngine
-from ticketing.holds.models import MirrorSnapshot
+from ticketing.holds.models import MirrorSeat, MirrorSnapshot
 
 from .conftest import sweeping_alone
 
@@ -49,7 +49,10 @@ async def test_a_snapshot_read_before_an_admin_change_is_never_loaded(
         assert snapshot is not None
         if reads == 1:
             await engine.invalidate(event)  # the admin change, committed meanwhile
-            stale = [(*s[:4], "99.00", s[5]) for s in snapshot.seats]
+            stale = [
+                (seat, MirrorSeat.unpack(packed)._replace(price="99.00").pack())
+                for seat, packed in snapshot.seats
+            ]
             return replace(snapshot, seats=stale)
         return snapshot
 
